@@ -1,0 +1,72 @@
+"""core4's pager as a DRF pagination class.
+
+``page`` is 0-based and may be negative (``-1`` = last page); a page past the end is an
+empty page, not an error; ``per_page`` below 1 is a 400. Paged replies carry ``page``,
+``per_page``, ``page_count``, ``count`` and ``total_count`` (a float, as core4 sends it) at
+the top level of the envelope.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+from core4site.api.arguments import argument
+from core4site.api.exceptions import BadRequest
+
+
+class Core4Pager(BasePagination):
+    page_argument = "page"
+    per_page_argument = "per_page"
+    default_per_page = 10
+    max_per_page = 1000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        per_page = argument(request, self.per_page_argument, self.default_per_page, int)
+        if per_page < 1:
+            raise BadRequest(f"parameter [{self.per_page_argument}] must be >= 1")
+        if per_page > self.max_per_page:
+            raise BadRequest(f"parameter [{self.per_page_argument}] must be <= {self.max_per_page}")
+        page = argument(request, self.page_argument, 0, int)
+        total = len(queryset) if isinstance(queryset, Sequence) else queryset.count()
+        page_count = math.ceil(total / per_page)
+        if page < 0:
+            page = page_count + page
+        if page < 0 or page >= page_count:
+            items: list = []
+        else:
+            items = list(queryset[page * per_page : (page + 1) * per_page])
+        self.paging = {
+            "page": page,
+            "per_page": per_page,
+            "page_count": page_count,
+            "count": len(items),
+            "total_count": float(total),
+        }
+        return items
+
+    def get_paginated_response(self, data) -> Response:
+        response = Response(data)
+        response.core4_paging = dict(self.paging, count=len(data))
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "properties": {
+                "_id": {"type": "string"},
+                "code": {"type": "integer"},
+                "message": {"type": "string"},
+                "timestamp": {"type": "string"},
+                "version": {"type": "string"},
+                "page": {"type": "integer"},
+                "per_page": {"type": "integer"},
+                "page_count": {"type": "integer"},
+                "count": {"type": "integer"},
+                "total_count": {"type": "number"},
+                "data": schema,
+            },
+        }

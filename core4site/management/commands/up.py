@@ -1,0 +1,126 @@
+"""``manage.py up``: the whole product in one terminal — (embedded Redis), daphne, a worker.
+
+A small supervisor: it starts the processes, prints where to log in, and stops everything
+cleanly on Ctrl-C / SIGTERM or as soon as one of them dies (so a broken setup is never
+half-running).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import get_commands
+from django.core.management.base import BaseCommand, CommandError
+
+from core4site import embedded
+
+
+class Command(BaseCommand):
+    help = "Run the server (daphne) and a worker, plus the embedded Redis when REDIS_URL is unset."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=5001)
+        parser.add_argument("--workers", type=int, default=1, help="worker processes (0 = none)")
+        parser.add_argument("--concurrency", type=int, default=None, help="jobs per worker")
+
+    def handle(self, *args, host: str, port: int, workers: int, concurrency, **options):
+        if not 0 < port < 65536:
+            raise CommandError(f"--port must be between 1 and 65535, not {port}")
+        if workers < 0:
+            raise CommandError("--workers must be >= 0")
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        redis_process = None
+        socket_path = settings.CORE4_EMBEDDED_REDIS_SOCKET
+        try:
+            if not settings.REDIS_URL:
+                if embedded.is_running(socket_path):
+                    self.stdout.write(f"using the embedded Redis already running on {socket_path}")
+                else:
+                    try:
+                        redis_process = embedded.start(socket_path)
+                    except embedded.EmbeddedRedisError as exc:
+                        raise CommandError(str(exc)) from exc
+                    self.children.append(("redis", redis_process))
+            env = dict(os.environ)
+            daphne = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "--access-log",
+                os.devnull,
+                "core4site.asgi:application",
+            ]
+            self._spawn("daphne", daphne, env)
+            if "worker" in get_commands():
+                for number in range(1, workers + 1):
+                    cmd = [sys.executable, "manage.py", "worker", f"worker-{number}"]
+                    if concurrency:
+                        cmd += ["--concurrency", str(concurrency)]
+                    self._spawn(f"worker-{number}", cmd, env)
+            self._banner(host, port)
+            self._supervise()
+        finally:
+            self._stop_all(redis_process, socket_path)
+
+    def _spawn(self, name: str, cmd: list[str], env: dict) -> None:
+        process = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
+        self.children.append((name, process))
+
+    def _banner(self, host: str, port: int) -> None:
+        url = f"http://{host}:{port}"
+        user = settings.CORE4_ADMIN_USERNAME
+        password = settings.CORE4_ADMIN_PASSWORD or "(CORE4_ADMIN_PASSWORD not set)"
+        mode = (
+            "PostgreSQL/Redis"
+            if settings.REDIS_URL
+            else "embedded default (SQLite + private Redis)"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\ncore4site is up ({mode})\n"
+                f"  API      {url}/core4/api/v1/\n"
+                f"  login    {url}/core4/api/login?username={user}&password=…\n"
+                f"  admin    {url}/admin/   user {user!r} password {password!r}\n"
+                f"  events   ws://{host}:{port}/core4/api/v1/event?token=…\n"
+                "Ctrl-C stops everything.\n"
+            )
+        )
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stopping = True
+
+    def _supervise(self) -> None:
+        while not self.stopping:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    self.stderr.write(f"{name} exited with {process.returncode}: stopping")
+                    self.stopping = True
+                    break
+            time.sleep(0.2)
+
+    def _stop_all(self, redis_process, socket_path) -> None:
+        others = [(n, p) for n, p in self.children if p is not redis_process]
+        for _, process in others:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for _, process in others:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if redis_process is not None:
+            embedded.stop(redis_process, socket_path)

@@ -1,0 +1,215 @@
+"""Settings of core4site, read from the environment (and only here).
+
+Two ways to run, one code path:
+
+* embedded default: no ``DATABASE_URL`` → SQLite file in ``var/``; no ``REDIS_URL`` →
+  a Redis server owned by the product on a unix socket in ``var/`` (see
+  ``core4site.embedded``);
+* production: ``DATABASE_URL=postgres://…`` and ``REDIS_URL=redis://…``.
+
+Every variable is documented in README.md ("Settings").
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+#: Where the embedded default keeps its state (database, secret, redis socket, logs).
+VAR_DIR = Path(env.str("CORE4_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _development_secret() -> str:
+    """A secret generated once per checkout and kept in ``var/`` (never committed)."""
+    path = VAR_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(64)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        return value
+    except OSError:  # pragma: no cover - unreadable var/: fail loudly below
+        raise
+
+
+SECRET_KEY = env.str("CORE4_SECRET_KEY", default="") or _development_secret()
+DEBUG = env.bool("CORE4_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("CORE4_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+#: Served over TLS (directly or behind a proxy that sets X-Forwarded-Proto): secure cookies.
+CORE4_HTTPS = env.bool("CORE4_HTTPS", default=False)
+if CORE4_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("CORE4_HSTS_SECONDS", default=3600)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = env.list("CORE4_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "channels",
+    "accounts",
+    "jobqueue",
+    "events",
+    "core4site.apps.Core4SiteConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.TokenRefreshMiddleware",
+]
+
+ROOT_URLCONF = "core4site.urls"
+ASGI_APPLICATION = "core4site.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / "core4site.sqlite3"),
+            # Several processes (daphne, workers, CLI) share the file: wait for locks instead
+            # of failing, and take the write lock at BEGIN so that transactions never
+            # deadlock on lock upgrades.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+                ),
+            },
+        }
+    }
+DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.Core4Backend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+if env.bool("CORE4_FAST_PASSWORD_HASHER", default=False):
+    # For test suites only: password hashing dominates their run time otherwise.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+WHITENOISE_USE_FINDERS = True
+LOGIN_URL = "/admin/login/"
+
+# --- channel layer ------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+#: The embedded Redis server's socket (used when REDIS_URL is unset).
+CORE4_EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
+CORE4_REDIS_ADDRESS = REDIS_URL or f"unix://{CORE4_EMBEDDED_REDIS_SOCKET}"
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # socket_timeout=None: redis-py 8 otherwise times out idle blocking reads and
+            # channels-redis 4.3.0 crashes the consumer every 5 s (channels_redis#422).
+            "hosts": [{"address": CORE4_REDIS_ADDRESS, "socket_timeout": None}],
+            "capacity": env.int("CORE4_LAYER_CAPACITY", default=10_000),
+            "expiry": env.int("CORE4_LAYER_EXPIRY", default=120),
+            "group_expiry": env.int("CORE4_LAYER_GROUP_EXPIRY", default=7 * 86400),
+            "prefix": env.str("CORE4_LAYER_PREFIX", default="core4site"),
+        },
+    }
+}
+
+# --- core4 behaviour ----------------------------------------------------------------------
+CORE4_ADMIN_USERNAME = env.str("CORE4_ADMIN_USERNAME", default="admin")
+CORE4_ADMIN_PASSWORD = env.str("CORE4_ADMIN_PASSWORD", default="")
+CORE4_ADMIN_EMAIL = env.str("CORE4_ADMIN_EMAIL", default="admin@localhost.localdomain")
+CORE4_TOKEN_EXPIRATION = env.int("CORE4_TOKEN_EXPIRATION", default=8 * 3600)
+CORE4_TOKEN_REFRESH = env.int("CORE4_TOKEN_REFRESH", default=3600)
+CORE4_VERSION = "core4site/0.1.0"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["core4site.api.renderers.Core4JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],  # arguments are merged by core4site.api.arguments
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.HeaderAuthentication",
+        "accounts.authentication.TokenArgumentAuthentication",
+        "accounts.authentication.PasswordArgumentAuthentication",
+        "accounts.authentication.CookieAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api_permissions.HasCore4APIAccess"],
+    "DEFAULT_PAGINATION_CLASS": "core4site.api.pagination.Core4Pager",
+    "EXCEPTION_HANDLER": "core4site.api.exceptions.core4_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=CORE4_TOKEN_EXPIRATION),
+    "ALGORITHM": "HS512",
+    "SIGNING_KEY": SECRET_KEY,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("CORE4_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

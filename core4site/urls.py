@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts.views import LoginView
+from core4site import errors
+
+API = "core4/api/v1/"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("core4/api/login", LoginView.as_view(), name="login-legacy"),
+    path(API, include("accounts.urls")),
+]
+
+handler404 = errors.not_found
+handler500 = errors.server_error
+handler400 = errors.bad_request
+handler403 = errors.forbidden

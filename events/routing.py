@@ -1,0 +1,3 @@
+"""WebSocket routes of the events app."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,58 @@
+"""Suite-wide fixtures: fast password hashing, a real channel layer, and live stacks.
+
+The channel layer is always a real Redis: the one of ``REDIS_URL`` (with a prefix of its
+own per run), or — on the embedded default — a private ``redis-server`` started for the
+session, exactly as the product runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from django.conf import settings
+
+from tests.support import LiveStack, TestRedis
+
+# Subprocesses (daphne, workers, CLI) read this from the environment.
+os.environ["CORE4_FAST_PASSWORD_HASHER"] = "1"
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_hashers():
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+    yield
+
+
+@pytest.fixture(scope="session")
+def test_redis(tmp_path_factory):
+    """A real Redis for the session: REDIS_URL's, or a private embedded server."""
+    redis = TestRedis(tmp_path_factory.mktemp("redis"))
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _channel_layer(test_redis):
+    from channels.layers import channel_layers
+
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    config["hosts"] = [{"address": test_redis.address, "socket_timeout": None}]
+    config["prefix"] = f"core4test-{uuid.uuid4().hex[:8]}"
+    channel_layers.backends.clear()
+    yield
+
+
+@pytest.fixture
+def live_stack(tmp_path, test_redis):
+    """A fresh database, migrated, with daphne/worker/CLI processes on demand."""
+    stack = LiveStack(tmp_path, test_redis)
+    try:
+        yield stack
+    finally:
+        stack.stop()

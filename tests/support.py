@@ -1,0 +1,222 @@
+"""Real components for tests: a Redis for the channel layer and live product stacks.
+
+``LiveStack`` runs the product the way users do — ``manage.py migrate``, daphne, workers,
+``manage.py enqueue`` as separate OS processes — against a fresh database of its own:
+a new PostgreSQL database when ``DATABASE_URL`` is set (dropped afterwards), else a SQLite
+file in the stack's own ``var/``. The channel layer is ``REDIS_URL``'s Redis with a prefix of
+the stack's own, else the stack's own embedded Redis on ``var/redis.sock``, exactly as the
+embedded default runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from core4site import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "hans"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
+    """Poll ``predicate`` until it returns something truthy; a generous upper bound only."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(message or f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+class TestRedis:
+    """``REDIS_URL``'s server, or a private embedded one for the test session."""
+
+    __test__ = False
+
+    def __init__(self, directory: Path):
+        self.url = os.environ.get("REDIS_URL", "")
+        self.process = None
+        if self.url:
+            self.address = self.url
+        else:
+            self.socket = Path(directory) / "redis.sock"
+            self.process = embedded.start(self.socket)
+            self.address = f"unix://{self.socket}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            embedded.stop(self.process, self.socket)
+
+
+def _postgres_admin_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres"))
+
+
+class LiveStack:
+    """A product instance of its own: database, channel layer, processes."""
+
+    def __init__(self, tmp_path: Path, test_redis: TestRedis | None = None):
+        self.tmp = Path(tmp_path)
+        self.var = self.tmp / "var"
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.redis_process = None
+        self.database = None
+        self.base_url = ""
+        env = dict(os.environ)
+        env.update(
+            CORE4_VAR_DIR=str(self.var),
+            CORE4_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            CORE4_FAST_PASSWORD_HASHER="1",
+            CORE4_SECRET_KEY="live-stack-" + uuid.uuid4().hex,
+            CORE4_LAYER_PREFIX="core4live-" + uuid.uuid4().hex[:8],
+            PYTHONUNBUFFERED="1",
+            DJANGO_SETTINGS_MODULE="core4site.settings",
+        )
+        base = os.environ.get("DATABASE_URL", "")
+        if base.startswith(("postgres://", "postgresql://")):
+            self.database = "core4live_" + uuid.uuid4().hex[:12]
+            self._admin_sql(base, f'CREATE DATABASE "{self.database}"')
+            self._base_database_url = base
+            env["DATABASE_URL"] = urlunsplit(urlsplit(base)._replace(path="/" + self.database))
+        else:
+            env.pop("DATABASE_URL", None)
+        if not os.environ.get("REDIS_URL"):
+            env.pop("REDIS_URL", None)
+            self.redis_process = embedded.start(self.var / "redis.sock")
+        self.env = env
+        self.manage("migrate", "--noinput", timeout=180)
+
+    # --- processes --------------------------------------------------------------------------
+    @staticmethod
+    def _admin_sql(url: str, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(_postgres_admin_url(url), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def manage(self, *args: str, check: bool = True, timeout: float = 60, env: dict | None = None):
+        """Run ``manage.py ARGS`` to completion; returns the CompletedProcess."""
+        result = subprocess.run(  # noqa: PLW1510 - checked below with the output
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"manage.py {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    def spawn(self, name: str, *args: str, env: dict | None = None) -> subprocess.Popen:
+        """Start ``manage.py ARGS`` (or ``python -m …`` for ``-m`` args) in the background."""
+        log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        cmd = [sys.executable, *args] if args[0] == "-m" else [sys.executable, "manage.py", *args]
+        process = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process.log_path = self.tmp / f"{name}.log"
+        self.processes.append((name, process))
+        return process
+
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text() if path.exists() else ""
+
+    def start_daphne(self) -> str:
+        port = free_port()
+        process = self.spawn(
+            "daphne",
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "core4site.asgi:application",
+        )
+        self.base_url = f"http://127.0.0.1:{port}"
+
+        def answers():
+            if process.poll() is not None:
+                raise AssertionError(f"daphne exited:\n{self.log('daphne')}")
+            try:
+                return requests.get(self.base_url + "/core4/api/v1/login", timeout=2).status_code
+            except requests.ConnectionError:
+                return None
+
+        wait_for(answers, 60, message="daphne did not answer")
+        return self.base_url
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1)
+
+    def start_worker(self, identifier: str = "worker-1", *extra: str) -> subprocess.Popen:
+        return self.spawn(identifier, "worker", identifier, *extra)
+
+    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
+        response = requests.get(
+            self.base_url + "/core4/api/login",
+            params={"username": username, "password": password},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["data"]["token"]
+
+    @staticmethod
+    def terminate(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        return process.returncode
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            self.terminate(process)
+        self.processes.clear()
+        if self.redis_process is not None:
+            embedded.stop(self.redis_process, self.var / "redis.sock")
+            self.redis_process = None
+        if self.database:
+            try:
+                self._admin_sql(
+                    self._base_database_url,
+                    f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)',
+                )
+            finally:
+                self.database = None
