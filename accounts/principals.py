@@ -21,6 +21,7 @@ from accounts.models import (
     validate_name,
     validate_perm_list,
 )
+from core4site.ids import is_object_id
 
 DUPLICATE = "name or email exists"
 UNSET: Any = object()
@@ -65,11 +66,11 @@ def principal(role: Role) -> Role:
 
 
 def load(pk: object, *, for_update: bool = False) -> Role:
-    if not isinstance(pk, str) or len(pk) > 64:
-        raise RoleNotFound(str(pk)[:64])
+    if not is_object_id(pk):
+        raise RoleNotFound(str(pk)[:64].replace("\x00", ""))
     queryset = Role.objects.select_related("user")
     if for_update:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",))
     role = queryset.filter(pk=pk).first()
     if role is None:
         raise RoleNotFound(pk)

@@ -95,7 +95,7 @@ def _body_arguments(request) -> dict[str, Any]:
         return {key: form[key] for key in form}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         if "json" in content_type:
             raise BadRequest(f"invalid JSON body: {exc}") from exc
         return {}  # core4 ignores bodies that are not JSON
@@ -106,6 +106,22 @@ def _body_arguments(request) -> dict[str, Any]:
     return {}
 
 
+def _reject_nul(value: Any, depth: int = 0) -> None:
+    """Strings with NUL characters cannot be stored (PostgreSQL) and are never meant: 400."""
+    if depth > 32:
+        raise BadRequest("arguments nested too deeply")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest("NUL characters are not allowed in arguments")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, depth + 1)
+            _reject_nul(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_nul(item, depth + 1)
+
+
 def arguments(request) -> dict[str, Any]:
     """All arguments of the request (last query value per key, then the JSON body on top)."""
     cached = getattr(request, _CACHE_ATTR, None)
@@ -114,6 +130,7 @@ def arguments(request) -> dict[str, Any]:
     django_request = getattr(request, "_request", request)
     merged: dict[str, Any] = {key: django_request.GET[key] for key in django_request.GET}
     merged.update(_body_arguments(request))
+    _reject_nul(merged)
     setattr(request, _CACHE_ATTR, merged)
     return merged
 
@@ -132,7 +149,7 @@ def argument(request, name: str, default: Any = MISSING, as_type: type | None = 
         return default
     try:
         return CONVERTERS[as_type](value)
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise BadRequest(f"parameter [{name}] expected as_type [{as_type.__name__}]") from exc
 
 

@@ -17,6 +17,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -75,6 +76,8 @@ def core4_exception_handler(exc, context) -> Response:
         return error_response(404, (exc.args[0] if exc.args else "") or "Not Found")
     if isinstance(exc, DjangoPermissionDenied):
         return error_response(403, str(exc) or "Forbidden")
+    if isinstance(exc, DataError):  # a value the database refuses (NUL byte, overflow, …)
+        return error_response(400, f"invalid value: {str(exc).splitlines()[0][:200]}")
     if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent)):
         return error_response(400, f"request too large: {exc}")
     if isinstance(exc, exceptions.APIException):

@@ -56,7 +56,7 @@ class FilterSpec:
             if text.startswith("{"):
                 try:
                     raw = json.loads(text)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     raise BadRequest(f"Can not parse filter {text[:200]}: {exc}") from exc
             else:
                 return self._search(queryset, text)
