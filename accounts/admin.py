@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from accounts.models import Role, User, validate_email, validate_name, validate_perm_list
+from accounts import principals
+from accounts.models import Role, User, validate_perm_list
 
 
 class PermissionListField(forms.CharField):
@@ -41,13 +42,8 @@ class _PrincipalForm(forms.ModelForm):
     )
 
     def clean_name(self):
-        name = (self.cleaned_data.get("name") or "").strip()
-        validate_name(name)
-        clash = Role.objects.filter(name__iexact=name)
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise ValidationError("name or email exists")
+        name = principals.clean_name(self.cleaned_data.get("name") or "")
+        principals.check_unique(name, None, self.instance.pk)
         return name
 
 
@@ -69,13 +65,10 @@ class UserForm(_PrincipalForm):
         fields = ["name", "realname", "email", "is_active", "perm", "roles"]
 
     def clean_email(self):
-        email = (self.cleaned_data.get("email") or "").strip().lower()
-        validate_email(email)
-        clash = User.objects.filter(email__iexact=email)
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise ValidationError("name or email exists")
+        email = principals.clean_email(self.cleaned_data.get("email"))
+        if email is None:
+            raise ValidationError("a user needs an email")
+        principals.check_unique(None, email, self.instance.pk)
         return email
 
     def clean(self):

@@ -105,7 +105,7 @@ def detail(role: Role) -> dict[str, Any]:
 
 
 # --- validation ---------------------------------------------------------------------------
-def _clean_name(value: Any) -> str:
+def clean_name(value: Any) -> str:
     if not isinstance(value, str):
         raise ValidationError("field [name] must by of type [str]")
     value = value.strip()
@@ -123,7 +123,7 @@ def _clean_realname(value: Any) -> str:
     return value.strip()
 
 
-def _clean_email(value: Any) -> str | None:
+def clean_email(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -161,7 +161,7 @@ def _resolve_roles(names: Any) -> list[Role]:
     return [found[name] for name in wanted]
 
 
-def _check_unique(name: str | None, email: str | None, exclude_pk: str | None) -> None:
+def check_unique(name: str | None, email: str | None, exclude_pk: str | None) -> None:
     if name is not None:
         clash = Role.objects.filter(name__iexact=name)
         if exclude_pk:
@@ -181,9 +181,9 @@ def create(changes: Changes) -> Role:
     """Create a user (email given) or a role (no email); a password requires an email."""
     if changes.name is UNSET or changes.name is None:
         raise ValidationError("MissingArgumentError: Missing argument name")
-    name = _clean_name(changes.name)
+    name = clean_name(changes.name)
     realname = _clean_realname(None if changes.realname is UNSET else changes.realname)
-    email = _clean_email(None if changes.email is UNSET else changes.email)
+    email = clean_email(None if changes.email is UNSET else changes.email)
     password = _clean_password(None if changes.password is UNSET else changes.password)
     perm = _clean_perm([] if changes.perm is UNSET else changes.perm)
     is_active = True if changes.is_active is UNSET else changes.is_active
@@ -194,7 +194,7 @@ def create(changes: Changes) -> Role:
     try:
         with transaction.atomic():
             roles = _resolve_roles([] if changes.role is UNSET else changes.role)
-            _check_unique(name, email, None)
+            check_unique(name, email, None)
             fields = {"name": name, "realname": realname, "is_active": is_active, "perm": perm}
             if email:
                 obj: Role = User(email=email, **fields)
@@ -244,9 +244,9 @@ def _apply(obj: Role, changes: Changes, self_service: bool) -> bool:
 
     if not self_service:
         if given(changes.name):
-            name = _clean_name(changes.name)
+            name = clean_name(changes.name)
             if name != obj.name:
-                _check_unique(name, None, obj.pk)
+                check_unique(name, None, obj.pk)
                 obj.name, changed = name, True
         if given(changes.is_active):
             if not isinstance(changes.is_active, bool):
@@ -265,7 +265,7 @@ def _apply(obj: Role, changes: Changes, self_service: bool) -> bool:
         realname = _clean_realname(changes.realname)
         if realname != (obj.realname or ""):
             obj.realname, changed = realname, True
-    email = _clean_email(changes.email) if given(changes.email) else None
+    email = clean_email(changes.email) if given(changes.email) else None
     password = _clean_password(changes.password) if given(changes.password) else None
     if not is_user:
         if email or password:
@@ -277,7 +277,7 @@ def _apply(obj: Role, changes: Changes, self_service: bool) -> bool:
     if given(changes.email) and email is None:
         raise ValidationError("user role requires email and password")
     if email and email != obj.email:
-        _check_unique(None, email, obj.pk)
+        check_unique(None, email, obj.pk)
         obj.email, changed = email, True
     if password:
         obj.set_password(password)  # always a change: new salt
