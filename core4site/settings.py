@@ -126,6 +126,13 @@ else:
         }
     }
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Test databases: a file per test process, like the product's, not Django's shared-cache
+    # in-memory default, whose table locks fail concurrent threads at once ("database table
+    # is locked") where the WAL file waits (busy_timeout) — the event hub reads in a thread.
+    DATABASES["default"].setdefault(
+        "TEST", {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -177,6 +184,40 @@ CORE4_ADMIN_EMAIL = env.str("CORE4_ADMIN_EMAIL", default="admin@localhost.locald
 CORE4_TOKEN_EXPIRATION = env.int("CORE4_TOKEN_EXPIRATION", default=8 * 3600)
 CORE4_TOKEN_REFRESH = env.int("CORE4_TOKEN_REFRESH", default=3600)
 CORE4_VERSION = "core4site/0.1.0"
+
+# --- queue (docs/queue.md) -----------------------------------------------------------------
+#: Foreign job names that run as local classes, e.g. core4's example job (JSON object).
+CORE4_JOB_ALIASES = env.json(
+    "CORE4_JOB_ALIASES",
+    default={"core4.queue.helper.job.example.DummyJob": "jobqueue.jobs.example.DummyJob"},
+)
+#: Jobs a worker runs at the same time (default: the machine's cores).
+CORE4_WORKER_CONCURRENCY = env.int("CORE4_WORKER_CONCURRENCY", default=os.cpu_count() or 1)
+#: Housekeeping period (s): heartbeat, kill requests, flags, removals, dead workers.
+CORE4_WORKER_TICK = env.float("CORE4_WORKER_TICK", default=1.0)
+#: A worker whose heartbeat is older than this (s) is dead; its running jobs are killed.
+CORE4_WORKER_TIMEOUT = env.float("CORE4_WORKER_TIMEOUT", default=30.0)
+#: On SIGTERM/halt running jobs may finish for this long (s) before they are killed.
+CORE4_WORKER_GRACE = env.float("CORE4_WORKER_GRACE", default=30.0)
+#: SQLite only (no LISTEN/NOTIFY): how often an idle worker looks for work (s).
+CORE4_WORKER_POLL = env.float("CORE4_WORKER_POLL", default=0.05)
+#: Directory for the job output files while jobs run (default: the system's temp dir).
+CORE4_WORKER_TMP = env.str("CORE4_WORKER_TMP", default="") or None
+#: Management commands the summary-lease holder runs once a day.
+CORE4_WORKER_DAILY_COMMANDS = env.list("CORE4_WORKER_DAILY_COMMANDS", default=["prune_events"])
+#: Seconds between queue summaries (float allowed).
+CORE4_SUMMARY_INTERVAL = env.float("CORE4_SUMMARY_INTERVAL", default=1.0)
+#: Captured stdout/stderr kept per job (bytes; the tail is kept).
+CORE4_STDOUT_MAX = env.int("CORE4_STDOUT_MAX", default=1_000_000)
+
+# --- events (docs/events.md) ----------------------------------------------------------------
+#: Events older than this are deleted by ``manage.py prune_events`` (run daily by the worker).
+CORE4_EVENT_RETENTION_DAYS = env.int("CORE4_EVENT_RETENTION_DAYS", default=30)
+#: Each server process's event hub also polls for new events this often (seconds), in case a
+#: wake-up through the channel layer was lost (Redis restart, publisher without a layer).
+CORE4_EVENT_POLL_INTERVAL = env.float("CORE4_EVENT_POLL_INTERVAL", default=2.0)
+#: ``/queue/history`` without ``startDate`` starts this many days ago (core4's default).
+CORE4_QUEUE_HISTORY_DAYS = env.int("CORE4_QUEUE_HISTORY_DAYS", default=7)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["core4site.api.renderers.Core4JSONRenderer"],

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("core4/api/login", LoginView.as_view(), name="login-legacy"),
     path(API, include("accounts.urls")),
+    path(API, include("events.urls")),
 ]
 
 handler404 = errors.not_found

@@ -5,3 +5,10 @@ class EventsConfig(AppConfig):
     name = "events"
     verbose_name = "Events"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from events import outbox
+        from jobqueue.signals import job_transition, queue_summary
+
+        job_transition.connect(outbox.on_job_transition, dispatch_uid="events.job_transition")
+        queue_summary.connect(outbox.on_queue_summary, dispatch_uid="events.queue_summary")

@@ -1,3 +1,9 @@
 """WebSocket routes of the events app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from events.consumers import EventConsumer
+
+websocket_urlpatterns: list = [
+    path("core4/api/v1/event", EventConsumer.as_asgi()),
+]

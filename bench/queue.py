@@ -1,0 +1,191 @@
+"""Queue benchmark on PostgreSQL: enqueue and drain rates, pick-up latency, transition and
+summary cost at queue depth 0 and 100,000.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/5 \
+        .venv/bin/python bench/queue.py
+
+Uses a fresh database ``core4_bench`` on that server (dropped and created). Every event is
+persisted by the events app's ``job_transition`` receiver (one Event row per transition);
+the script checks the Event count. Each job runs in its own forked process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# run as a script, this file's directory comes first on sys.path and this module would
+# shadow the standard library's ``queue`` (psycopg imports it): imports below are lazy
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+NOOP = "jobqueue.jobs.example.NoopJob"
+
+
+def database_urls(base: str, name: str) -> tuple[str, str]:
+    parts = urlsplit(base)
+    return (
+        urlunsplit(parts._replace(path="/postgres")),
+        urlunsplit(parts._replace(path="/" + name)),
+    )
+
+
+def fresh_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--depth", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--latency-samples", type=int, default=100)
+    parser.add_argument("--database", default="core4_bench")
+    opts = parser.parse_args()
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/queue.py needs DATABASE_URL=postgres://… (a server to create a db on)")
+    admin_url, url = database_urls(base, opts.database)
+    fresh_database(admin_url, opts.database)
+    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5")
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis,
+        "CORE4_WORKER_DAILY_COMMANDS": "",
+        "CORE4_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "core4site.settings",
+    }
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from jobqueue import services, transitions
+    from jobqueue.models import Job
+    from jobqueue.signals import job_transition
+    from jobqueue.summary import summary_rows
+
+    try:
+        from events.models import Event
+    except ImportError:  # pragma: no cover - events app not there
+        Event = None
+    receivers = len(job_transition.receivers)
+    print(f"PostgreSQL {connection.cursor().connection.info.server_version}, "
+          f"{os.cpu_count()} cores, job_transition receivers: {receivers}, "
+          f"events app: {'yes' if Event else 'no'}")  # fmt: skip
+
+    # --- enqueue ------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    for i in range(opts.jobs):
+        services.enqueue(NOOP, n=i)
+    enqueue_rate = opts.jobs / (time.perf_counter() - t0)
+    print(f"enqueue: {opts.jobs} jobs, {enqueue_rate:.0f} jobs/s (one transaction each)")
+
+    # --- drain ------------------------------------------------------------------------------
+    events_before = Event.objects.count() if Event else 0
+    cmd = [sys.executable, "manage.py", "worker", "bench-1", "--concurrency",
+           str(opts.concurrency)]  # fmt: skip
+    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        while Job.objects.filter(journaled=False).exists():
+            time.sleep(0.2)
+        first, last = (
+            Job.objects.filter(name=NOOP).order_by("started_at").values("started_at")[0],
+            Job.objects.filter(name=NOOP).order_by("-finished_at").values("finished_at")[0],
+        )
+        first, last = first["started_at"], last["finished_at"]
+        drain = opts.jobs / (last - first).total_seconds()
+        complete = Job.objects.filter(name=NOOP, state="complete").count()
+        stored = (Event.objects.count() - events_before) if Event else 0
+        print(f"drain: {complete}/{opts.jobs} complete, {drain:.0f} jobs/s with 1 worker "
+              f"--concurrency {opts.concurrency}, each job in its own process; "
+              f"events stored during drain: {stored} (expected {3 * opts.jobs})")  # fmt: skip
+
+        # --- latency -----------------------------------------------------------------------
+        time.sleep(1.5)
+        samples = []
+        for i in range(opts.latency_samples):
+            job = services.enqueue(NOOP, latency=i)
+            while True:
+                started = Job.objects.filter(pk=job.id).values_list("started_at", flat=True)[0]
+                if started:
+                    break
+                time.sleep(0.002)
+            samples.append((started - job.enqueued_at).total_seconds() * 1000)
+            time.sleep(0.03)
+        print(f"idle enqueue→start latency: p50 {pct(samples, 0.5):.1f} ms, "
+              f"p95 {pct(samples, 0.95):.1f} ms ({len(samples)} samples)")  # fmt: skip
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+    # --- transition cost vs depth -------------------------------------------------------------
+    def cycle(tag: str, n: int = 300) -> dict[str, float]:
+        costs = {"enqueue": [], "pick": [], "start": [], "complete": [], "summary": []}
+        for i in range(n):
+            t = time.perf_counter()
+            job = services.enqueue(NOOP, priority=1000, tag=tag, i=i)
+            costs["enqueue"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            picked = transitions.pick("bench-x")
+            costs["pick"].append(time.perf_counter() - t)
+            assert picked.id == job.id
+            t = time.perf_counter()
+            transitions.start(job.id, "bench-x", os.getpid())
+            costs["start"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            transitions.complete(job.id, "bench-x")
+            costs["complete"].append(time.perf_counter() - t)
+        for _ in range(20):
+            t = time.perf_counter()
+            summary_rows()
+            costs["summary"].append(time.perf_counter() - t)
+        return {k: statistics.median(v) * 1000 for k, v in costs.items()}
+
+    shallow = cycle("shallow")
+    from core4site.ids import object_id
+    from jobqueue.transitions import args_hash
+
+    batch = []
+    names = [f"{NOOP}", "jobqueue.jobs.example.DummyJob", "jobqueue.jobs.example.ErrorJob"]
+    for i in range(opts.depth):
+        args = {"filler": i}
+        batch.append(Job(id=object_id(), name=names[i % 3], args=args, args_hash=args_hash(args),
+                         state=("pending", "deferred", "failed")[i % 3]))  # fmt: skip
+        if len(batch) == 5000:
+            Job.objects.bulk_create(batch)
+            batch = []
+    Job.objects.bulk_create(batch)
+    transitions.recount()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE queue_job")
+    deep = cycle("deep")
+    print(f"per-transition cost (median ms) at 0 / {opts.depth:,} unfinished jobs:")
+    for key in ("enqueue", "pick", "start", "complete"):
+        print(f"  {key:9s} {shallow[key]:6.2f} / {deep[key]:6.2f}")
+    print(f"summary_rows(): {shallow['summary']:.2f} ms at 0, {deep['summary']:.2f} ms at "
+          f"{opts.depth:,} unfinished jobs ({len(summary_rows())} rows)")  # fmt: skip
+    print(f"counts now: {transitions.counts()}")
+
+
+if __name__ == "__main__":
+    main()

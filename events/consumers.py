@@ -1,0 +1,225 @@
+"""``/core4/api/v1/event``: the live event stream (CONTRACT §6).
+
+The socket authenticates in ``accounts.channels_auth`` (scope ``user``, ``token``,
+``auth_error``); without a user it is closed with 4401, without the ``api://`` permission of
+core4's ``EventHandler`` with 4403 (accepted first, so that the client gets the close code:
+an ASGI server refuses an unaccepted socket with a bare HTTP 403), and when its token
+expires with 4401. Frames from the hub (:mod:`events.hub`) arrive pre-encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from accounts.permissions import NO_ACCESS
+from events import hub as hubs
+from events.hub import BATCH, fetch_after
+from events.models import MAX_CHANNEL, parse_id
+from events.outbox import store
+from events.summary import access_key
+
+log = logging.getLogger(__name__)
+
+EVENT_HANDLER = "core4.api.v1.request.standard.event.EventHandler"
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+MAX_CHANNELS = 64
+MAX_TEXT = 64 * 1024
+EMPTY_SUMMARY = "[]"
+
+
+def _frame(**fields: Any) -> str:
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def malformed() -> str:
+    return _frame(type="error", message_id=None, message="malformed message")
+
+
+def clean_channels(data: Any) -> list[str] | None:
+    """Interest list as core4 reads it: strings lower-cased and stripped, de-duplicated."""
+    if not isinstance(data, list):
+        return None
+    channels: list[str] = []
+    for item in data:
+        if isinstance(item, str):
+            name = item.strip().lower()
+            if name and name not in channels and len(name) <= MAX_CHANNEL:
+                channels.append(name)
+    return channels[:MAX_CHANNELS]
+
+
+@database_sync_to_async
+def _store_message(channel: str, text: str, author: str) -> str:
+    return store("message", channel, text, author).event_id
+
+
+@database_sync_to_async
+def _replay_batch(after: int, upto: int, channels: list[str]) -> list[tuple]:
+    return fetch_after(after, BATCH, upto, channels)
+
+
+class EventConsumer(AsyncWebsocketConsumer):
+    # Sockets are not channel-layer members: the process's hub hands them their frames.
+    channel_layer_alias = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.interests: set[str] = set()
+        self.replaying = False
+        self.cursor = 0
+        self.last_summary = EMPTY_SUMMARY
+        self.access = NO_ACCESS
+        self.access_key = access_key(NO_ACCESS)
+        self.hub: hubs.Hub | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+
+    # --- connection -------------------------------------------------------------------------
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(CLOSE_UNAUTHENTICATED)
+            return
+        self.access = user.access  # loaded by the auth middleware
+        if not self.access.has_api_access(EVENT_HANDLER, "GET"):
+            await self._refuse(CLOSE_FORBIDDEN)
+            return
+        self.access_key = access_key(self.access)
+        self.author = user.name
+        self.hub = await hubs.join(self)
+        await self.accept()
+        token = self.scope.get("token")
+        if token is not None and "exp" in token:
+            delay = max(0.0, float(token["exp"]) - time.time())
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_later(delay, lambda: loop.create_task(self._expired()))
+
+    async def _refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
+
+    async def _expired(self) -> None:
+        log.info("event socket of %s closed: token expired", getattr(self, "author", "?"))
+        await self._leave()
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _leave(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self.hub is not None:
+            hub, self.hub = self.hub, None
+            await hubs.leave(self, hub)
+
+    async def disconnect(self, code) -> None:
+        await self._leave()
+
+    async def send_frame(self, frame: str) -> None:
+        """Called by the hub; a socket that went away meanwhile is not an error."""
+        try:
+            await self.base_send({"type": "websocket.send", "text": frame})
+        except Exception as exc:  # noqa: BLE001
+            log.debug("event socket send failed: %s", exc)
+
+    # --- client frames ----------------------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.hub is None:
+            return
+        if text_data is None:
+            try:
+                text_data = (bytes_data or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                text_data = ""
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.send(_frame(type="error", message="error parsing json data"))
+            return
+        try:
+            if not isinstance(message, dict):
+                await self.send(malformed())
+            elif message.get("type") == "interest":
+                await self._interest(message)
+            elif message.get("type") == "message":
+                await self._message(message)
+            else:
+                await self.send(_frame(type="error", message="unknown type"))
+        except Exception:
+            log.exception("event socket: frame failed")
+            await self.send(_frame(type="error", message="internal error"))
+
+    async def _interest(self, message: dict) -> None:
+        channels = clean_channels(message.get("data"))
+        if channels is None:
+            await self.send(malformed())
+            return
+        since = None
+        if message.get("since") is not None:
+            try:
+                since = parse_id(message["since"])
+            except (ValueError, TypeError):
+                await self.send(
+                    _frame(type="error", message_id=None, message="invalid since, expected an _id")
+                )
+                return
+        self.interests = set(channels)
+        await self.send(
+            _frame(type="interest", data=channels, message=f"processed interest in {channels!r}")
+        )
+        if since is not None and channels:
+            await self._replay(since, channels)
+
+    async def _replay(self, since: int, channels: list[str]) -> None:
+        """Send the stored events after ``since``, then hand over to the live stream.
+
+        While replaying, the hub skips this socket; the replay runs until it reached the
+        last event the hub dispatched, checked without yielding, so nothing falls between.
+        """
+        self.replaying = True
+        try:
+            cursor = since
+            while True:
+                target = self.hub.last_id
+                while cursor < target:
+                    rows = await _replay_batch(cursor, target, channels)
+                    for pk, _, frame in rows:
+                        await self.send(frame)
+                        cursor = pk
+                    if len(rows) < BATCH:
+                        cursor = target
+                if self.hub.last_id == target:
+                    self.cursor = max(self.cursor, target)
+                    break
+        finally:
+            self.replaying = False
+
+    async def _message(self, message: dict) -> None:
+        channel, text = message.get("channel"), message.get("text")
+        if (
+            not isinstance(channel, str)
+            or not channel.strip()
+            or not isinstance(text, str)
+            or not text
+            or len(channel) > MAX_CHANNEL
+            or len(text) > MAX_TEXT
+        ):
+            await self.send(malformed())
+            return
+        channel = channel.strip()
+        added = channel not in self.interests
+        self.interests.add(channel)  # before storing: the sender sees its own message
+        message_id = await _store_message(channel, text, self.author)
+        if added:
+            reply = _frame(
+                type="interest", message_id=message_id, message="OK, added interest in channel"
+            )
+        else:
+            reply = _frame(type="send", message_id=message_id, message="OK")
+        await self.send(reply)

@@ -1,0 +1,281 @@
+"""One event subscription per server process, fanned out to its local sockets.
+
+Fan-out through the channel layer per socket costs ~10× a direct send (DESIGN, measured),
+so sockets are not channel-layer members at all. Each server process runs one ``Hub`` per
+event loop, itself one member of the layer group ``core4.events``:
+
+* a wake-up (``hub.wakeup``, published on commit by :mod:`events.outbox`) makes the hub read
+  the events after the last one it dispatched from the database, in id order, encode each
+  once and hand the same frame to every interested socket. Reading from the database rather
+  than trusting the message keeps the live stream gap-free and in commit order even when
+  wake-ups from several processes cross or one is lost (a slow poll is the fallback);
+* a summary (``hub.summary``) is masked once per distinct job-permission set and sent to a
+  socket only when its masked data changed.
+
+The hub starts with its first socket and stops with its last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Protocol
+
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Max
+
+from events.models import QUEUE, Event
+from events.outbox import HUB_GROUP
+from events.summary import mask
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+class Member(Protocol):
+    """What the hub needs of a socket (``events.consumers.EventConsumer``)."""
+
+    interests: set[str]
+    replaying: bool
+    cursor: int
+    last_summary: str
+    access: Any
+    access_key: Hashable
+
+    async def send_frame(self, frame: str) -> None: ...
+
+
+def encode(document: dict) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- database work (in the hub's own thread, keeping its connection) ----------------------------
+def _max_id() -> int:
+    return Event.objects.aggregate(m=Max("id"))["m"] or 0
+
+
+def fetch_after(after: int, limit: int, upto: int | None = None, channels=None) -> list[tuple]:
+    """``(id, channel, frame)`` of the events after ``after`` (up to ``upto``), in id order."""
+    queryset = Event.objects.filter(id__gt=after)
+    if upto is not None:
+        queryset = queryset.filter(id__lte=upto)
+    if channels is not None:
+        queryset = queryset.filter(channel__in=list(channels))
+    return [
+        (event.pk, event.channel, encode(event.to_document()))
+        for event in queryset.order_by("id")[:limit]
+    ]
+
+
+def _own_layer():
+    """A channel-layer instance of the hub's own (receive state and connections per hub).
+
+    channels-redis allows one event loop to ``receive`` per layer instance; a hub that did
+    not stop cleanly on a finished loop must not block the next one (tests run one loop per
+    test; daphne one per process).
+    """
+    try:
+        return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    except KeyError:  # no CHANNEL_LAYERS configured: poll only
+        return None
+
+
+def _close_connection() -> None:
+    connection.close()  # resolved in the hub's thread: its own connection
+
+
+def _guarded(func: Callable, *args):
+    """Run ``func``; on a broken connection reconnect once (the hub's connection is long-lived)."""
+    try:
+        return func(*args)
+    except (OperationalError, InterfaceError):
+        connection.close()
+        return func(*args)
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.members: set[Member] = set()
+        self.last_id = 0
+        self.channel: str | None = None
+        self.stopping = False
+        self.layer = _own_layer()
+        self.poll_interval = float(settings.CORE4_EVENT_POLL_INTERVAL)
+        self.refresh_interval = max(
+            1.0, min(3600.0, float(self.layer.group_expiry if self.layer else 86400) / 4)
+        )
+        self._wake = asyncio.Event()
+        self._summary_rows: list = []
+        self._summary_views: dict[Hashable, str] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="events-hub")
+        self.started: asyncio.Task = asyncio.get_running_loop().create_task(self._start())
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def db(self, func: Callable, *args):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(_guarded, func, *args))
+
+    async def _join_group(self) -> bool:
+        if self.layer is None:
+            return False
+        try:
+            await self.layer.group_add(HUB_GROUP, self.channel)
+        except Exception as exc:  # noqa: BLE001 - retried by the receive loop
+            log.warning("events hub: cannot join the channel layer (%s); retrying", exc)
+            return False
+        return True
+
+    async def _start(self) -> None:
+        if self.layer is not None:
+            self.channel = await self.layer.new_channel("hub")
+            await self._join_group()
+        self.last_id = await self.db(_max_id)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._fetch_loop())]
+        if self.layer is not None:
+            self._tasks += [
+                loop.create_task(self._receive_loop()),
+                loop.create_task(self._refresh()),
+            ]
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if not self.started.done():
+            self.started.cancel()
+        await asyncio.gather(self.started, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.layer is not None and self.channel:
+            with contextlib.suppress(Exception):  # the membership expires anyway
+                await asyncio.wait_for(self.layer.group_discard(HUB_GROUP, self.channel), 2)
+        if self.layer is not None and hasattr(self.layer, "close_pools"):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.layer.close_pools(), 2)
+        await asyncio.get_running_loop().run_in_executor(self._executor, _close_connection)
+        self._executor.shutdown(wait=False)
+
+    # --- loops ------------------------------------------------------------------------------
+    async def _receive_loop(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis restarts must not kill the hub
+                log.warning("events hub: channel layer receive failed (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                if await self._join_group():
+                    self._wake.set()  # catch up on whatever was committed meanwhile
+                continue
+            delay = 0.5
+            kind = message.get("type")
+            if kind == "hub.wakeup":
+                self._wake.set()
+            elif kind == "hub.summary":
+                try:
+                    await self.dispatch_summary(message)
+                except Exception:
+                    log.exception("events hub: summary dispatch failed")
+
+    async def _refresh(self) -> None:
+        """Stay a member of the group however long the process lives (group expiry)."""
+        while True:
+            await asyncio.sleep(self.refresh_interval)
+            await self._join_group()
+
+    async def _fetch_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                while True:
+                    rows = await self.db(fetch_after, self.last_id, BATCH)
+                    for pk, channel, frame in rows:
+                        await self.dispatch_event(pk, channel, frame)
+                    if len(rows) < BATCH:
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("events hub: reading new events failed")
+                await asyncio.sleep(1.0)
+
+    # --- fan-out ----------------------------------------------------------------------------
+    async def dispatch_event(self, pk: int, channel: str, frame: str) -> None:
+        self.last_id = max(self.last_id, pk)
+        for member in list(self.members):
+            if member.replaying or pk <= member.cursor or channel not in member.interests:
+                continue
+            member.cursor = pk
+            await member.send_frame(frame)
+
+    async def dispatch_summary(self, message: dict) -> None:
+        rows = message.get("rows") or []
+        if rows != self._summary_rows:  # new raw data: masked views are recomputed lazily
+            self._summary_rows = rows
+            self._summary_views = {}
+        head = encode(
+            {
+                "author": message.get("author"),
+                "channel": QUEUE,
+                "created": message.get("created"),
+                "name": "summary",
+            }
+        )[:-1]
+        frames: dict[Hashable, str] = {}
+        for member in list(self.members):
+            if member.replaying or QUEUE not in member.interests:
+                continue
+            key = member.access_key
+            data = self._summary_views.get(key)
+            if data is None:
+                data = self._summary_views[key] = encode(mask(rows, member.access))
+            if member.last_summary == data:
+                continue
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = f'{head},"data":{data}}}'
+            member.last_summary = data
+            await member.send_frame(frame)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+async def join(member: Member) -> Hub:
+    """The running hub of this event loop (started if need be), with ``member`` in it."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or hub.stopping:
+        hub = _hubs[loop] = Hub()
+    hub.members.add(member)
+    try:
+        await asyncio.shield(hub.started)
+    except BaseException:
+        await leave(member, hub)
+        raise
+    return hub
+
+
+async def leave(member: Member, hub: Hub) -> None:
+    hub.members.discard(member)
+    if not hub.members and not hub.stopping:
+        loop = asyncio.get_running_loop()
+        if _hubs.get(loop) is hub:
+            del _hubs[loop]
+        await hub.stop()

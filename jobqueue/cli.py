@@ -1,0 +1,64 @@
+"""Helpers shared by the queue's management commands (``enqueue``, ``coco``, ``worker``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import CommandError
+from tabulate import tabulate
+
+from core4site.ids import utcnow
+from jobqueue.errors import JobError
+from jobqueue.models import Job
+
+ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*[:=](.*)$", re.S)
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``key=value`` words → dict; values are JSON when they parse as JSON, else strings."""
+    values: dict[str, Any] = {}
+    for item in items:
+        match = ASSIGNMENT.match(item)
+        if not match:
+            raise CommandError(f"bad argument [{item}]: expected key=value")
+        key, raw = match.group(1), match.group(2).strip()
+        if key in values:
+            raise CommandError(f"argument [{key}] given twice")
+        try:
+            values[key] = json.loads(raw)
+        except ValueError:
+            values[key] = raw
+    return values
+
+
+def enqueue(qual_name: str, items: list[str], by: str | None = None) -> Job:
+    from jobqueue import services
+
+    kwargs = parse_assignments(items)
+    try:
+        return services.enqueue(qual_name, by=by, **kwargs)
+    except JobError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def age(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return ""
+    seconds = int(((now or utcnow()) - value).total_seconds())
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def flags(job_or_row) -> str:
+    get = job_or_row.get if isinstance(job_or_row, dict) else job_or_row.flags.get
+    return "".join(
+        letter.upper() if get(name) else "."
+        for letter, name in (("z", "zombie"), ("w", "wall"), ("r", "removed"), ("k", "killed"))
+    )
+
+
+def table(rows: list[list], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)

@@ -1,0 +1,206 @@
+"""``CoreJob``: the base class of every job, and the rules for its settings.
+
+A job class sets ``author`` on itself, may set any setting of ``SETTINGS`` as a class
+attribute and implements ``execute(self, **kwargs)``. Enqueue keywords named like a setting
+override it; every other keyword is a job argument passed to ``execute``. Inside
+``execute`` the job may call ``self.progress(value, message)`` (also its heartbeat) and
+``self.defer(message)``, and read ``trial``, ``attempts_left``, ``enqueued``, ``args``,
+``_id`` and ``logger``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings as django_settings
+
+from jobqueue.errors import JobInvalid, JobNotFound
+
+
+def _int_gt0(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobInvalid(f"[{name}] expected int, got {value!r}")
+    if value <= 0:
+        raise JobInvalid(f"[{name}] > 0 expected, got {value!r}")
+    return value
+
+
+def _int_gt0_null(name: str, value: Any) -> int | None:
+    return None if value is None else _int_gt0(name, value)
+
+
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobInvalid(f"[{name}] expected int, got {value!r}")
+    if abs(value) > 2**31 - 1:
+        raise JobInvalid(f"[{name}] out of range: {value!r}")
+    return value
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise JobInvalid(f"[{name}] expected bool, got {value!r}")
+    return value
+
+
+def _str_null(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value or len(value) > 255):
+        raise JobInvalid(f"[{name}] expected str or None, got {value!r}")
+    return value
+
+
+#: setting → (default, validator). CONTRACT §4.
+SETTINGS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
+    "attempts": (1, _int_gt0),
+    "defer_time": (300, _int_gt0),
+    "defer_max": (3600, _int_gt0),
+    "error_time": (600, _int_gt0),
+    "wall_time": (None, _int_gt0_null),
+    "zombie_time": (1800, _int_gt0),
+    "max_parallel": (15, _int_gt0),
+    "priority": (0, _int),
+    "force": (False, _bool),
+    "progress_interval": (5, _int_gt0),
+    "worker": (None, _str_null),
+}
+#: Enqueue keywords that are neither settings nor arguments (only a restart passes them).
+INTERNAL = ("trial",)
+
+
+class JobDeferred(Exception):  # noqa: N818 - the name core4 users know
+    """Raised by ``CoreJob.defer``: the job wants to run again after ``defer_time``."""
+
+
+class CoreJob:
+    """Base class of all jobs. Subclasses set ``author`` and implement ``execute``."""
+
+    author: str | None = None
+
+    attempts = SETTINGS["attempts"][0]
+    defer_time = SETTINGS["defer_time"][0]
+    defer_max = SETTINGS["defer_max"][0]
+    error_time = SETTINGS["error_time"][0]
+    wall_time = SETTINGS["wall_time"][0]
+    zombie_time = SETTINGS["zombie_time"][0]
+    max_parallel = SETTINGS["max_parallel"][0]
+    priority = SETTINGS["priority"][0]
+    force = SETTINGS["force"][0]
+    progress_interval = SETTINGS["progress_interval"][0]
+    worker = SETTINGS["worker"][0]
+
+    def __init__(self, *, _id: str | None = None, name: str | None = None, args=None, **state):
+        self._id = _id
+        self.name = name or qual_name(type(self))
+        self.args = dict(args or {})
+        self.trial = state.pop("trial", 0)
+        self.attempts_left = state.pop("attempts_left", None)
+        self.enqueued = state.pop("enqueued", {})
+        for key, value in state.items():
+            if key in SETTINGS:
+                setattr(self, key, value)
+        self.logger = logging.getLogger(f"job.{self.name}")
+        self._reporter: Callable[[float, str], None] | None = None
+        self._next_progress = 0.0
+
+    def execute(self, **kwargs) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.execute() is not implemented")
+
+    def progress(self, value: float, message: str = "", *args, force: bool = False) -> None:
+        """Report progress (a fraction 0..1); throttled by ``progress_interval``.
+
+        It is the job's heartbeat too: a job that does not report progress for
+        ``zombie_time`` seconds is flagged zombie.
+        """
+        now = time.monotonic()
+        if not force and now < self._next_progress:
+            return
+        self._next_progress = now + self.progress_interval
+        if args:
+            message = message % args
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"progress value must be a number, not {value!r}") from None
+        self.logger.debug("progress [%d%%] - %s", round(value * 100), message)
+        if self._reporter is not None:
+            self._reporter(value, str(message))
+
+    def defer(self, message: str = "", *args) -> None:
+        """Stop now and run again after ``defer_time`` (until ``defer_max`` has passed)."""
+        raise JobDeferred(message % args if args else message)
+
+    @property
+    def id(self) -> str | None:
+        return self._id
+
+
+def qual_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def resolve_alias(name: str) -> str:
+    """The local qualified name a (possibly foreign) job name runs as."""
+    return getattr(django_settings, "CORE4_JOB_ALIASES", {}).get(name, name)
+
+
+def load_job_class(name: object) -> type[CoreJob]:
+    """Import the job class called ``name`` (aliases applied) and check it is a job."""
+    if not isinstance(name, str) or not name.strip():
+        raise JobNotFound(f"job name must be a qualified name, not {name!r}")
+    if len(name) > 255:
+        raise JobInvalid(f"job name [{name[:40]}…] longer than 255 characters")
+    target = resolve_alias(name)
+    module_name, dot, class_name = target.rpartition(".")
+    if not dot or not module_name or not class_name:
+        raise JobNotFound(f"job [{name}] not found: expected a qualified name module.Class")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise JobNotFound(f"job [{name}] not found: {exc}") from exc
+    except Exception as exc:  # the module itself is broken
+        raise JobInvalid(f"job [{name}] cannot be imported: {exc!r}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise JobNotFound(f"job [{name}] not found: no [{class_name}] in [{module_name}]")
+    if not isinstance(cls, type):
+        raise JobInvalid(f"job [{name}] is not a class")
+    if not issubclass(cls, CoreJob) or cls is CoreJob:
+        raise JobInvalid(f"job [{name}] is not a subclass of jobqueue.job.CoreJob")
+    author = cls.__dict__.get("author")
+    if not isinstance(author, str) or not author.strip():
+        raise JobInvalid(f"missing author in [{name}]")
+    return cls
+
+
+def class_settings(cls: type[CoreJob], name: str) -> dict[str, Any]:
+    """The class's settings, validated (a bad class attribute is the class's fault)."""
+    values = {}
+    for key, (_default, check) in SETTINGS.items():
+        try:
+            values[key] = check(key, getattr(cls, key))
+        except JobInvalid as exc:
+            raise JobInvalid(f"job [{name}] has an invalid class setting: {exc}") from None
+    return values
+
+
+def split_kwargs(cls: type[CoreJob], name: str, kwargs: dict[str, Any]) -> tuple[dict, dict]:
+    """Enqueue keywords → (validated settings incl. class defaults, job arguments)."""
+    values = class_settings(cls, name)
+    args = {}
+    explicit = kwargs.pop("args", None) if "args" in kwargs else None
+    if explicit is not None:
+        if not isinstance(explicit, dict):
+            raise JobInvalid(f"[args] expected a dict, got {explicit!r}")
+        args.update(explicit)
+    for key, value in kwargs.items():
+        if key in SETTINGS:
+            values[key] = SETTINGS[key][1](key, value)
+        else:
+            if not isinstance(key, str) or not key.isidentifier():
+                raise JobInvalid(f"argument name [{key}] is not a valid identifier")
+            args[key] = value
+    return values, args

@@ -1,0 +1,34 @@
+"""``manage.py worker [IDENTIFIER] [--concurrency N]`` — run a worker until SIGTERM or halt."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from jobqueue.transitions import hostname
+from jobqueue.worker import Worker, WorkerExists
+
+
+class Command(BaseCommand):
+    help = "Run a worker: picks jobs and runs each in its own process (SIGTERM stops it)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("identifier", nargs="?", default=None,
+                            help="unique worker name (default worker@HOSTNAME)")  # fmt: skip
+        parser.add_argument("--concurrency", type=int, default=None,
+                            help="jobs at once (default CORE4_WORKER_CONCURRENCY)")  # fmt: skip
+
+    def handle(self, *args, identifier: str | None, concurrency: int | None, **options):
+        identifier = identifier or f"worker@{hostname()}"
+        if concurrency is not None and concurrency < 1:
+            raise CommandError("--concurrency must be >= 1")
+        try:
+            worker = Worker(identifier, concurrency)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        worker.install_signal_handlers()
+        self.stdout.write(f"start worker [{identifier}]")
+        self.stdout.flush()
+        try:
+            worker.run()
+        except WorkerExists as exc:
+            raise CommandError(str(exc)) from None

@@ -1,0 +1,163 @@
+"""The queue's service API, used by the CLI, the admin and the REST API.
+
+Every function takes ``by`` — the acting user's name, recorded as the event author
+(``None`` = the OS user of this process) — and raises a ``jobqueue.errors.JobError``
+subclass whose message can be shown as is:
+
+* ``JobNotFound`` — unknown id, finished job, or job class that cannot be found;
+* ``JobInvalid`` — not a job class, missing ``author``, invalid setting (names the field);
+* ``JobExists`` — ``job [<qual_name>] exists with args {...}``;
+* ``JobStateError`` — the operation does not apply to the job's state.
+
+Permissions are the caller's business (``user.access.can_execute_job(job.name)``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import transaction
+
+from core4site.ids import isoformat, utcnow
+from jobqueue import transitions
+from jobqueue.errors import JobNotFound
+from jobqueue.job import SETTINGS, load_job_class, split_kwargs
+from jobqueue.models import Control, Job, WorkerRecord
+
+__all__ = [
+    "alive_workers",
+    "enqueue",
+    "get_job",
+    "halt",
+    "job_detail",
+    "kill",
+    "maintenance",
+    "pause",
+    "remove",
+    "restart",
+    "resume",
+]
+
+
+def enqueue(qual_name: str, by: str | None = None, **kwargs: Any) -> Job:
+    """Enqueue job ``qual_name``: keywords named like a setting (``priority=5``) set it,
+    all others — or an ``args`` dict — are the job's arguments. Returns the new ``Job``."""
+    cls = load_job_class(qual_name)
+    settings, args = split_kwargs(cls, qual_name, dict(kwargs))
+    return transitions.enqueue(qual_name, settings, args, by=by)
+
+
+def kill(job_id: str, by: str | None = None) -> Job:
+    """Request SIGKILL of a running job; its worker kills it within about a second."""
+    return transitions.request_kill(job_id, by)
+
+
+def remove(job_id: str, by: str | None = None) -> Job:
+    """Take a job out of the queue: at once unless it runs, else when it stops."""
+    return transitions.request_remove(job_id, by)
+
+
+def restart(job_id: str, by: str | None = None) -> Job:
+    """Run a deferred/failed job now (same job returned) or a killed/inactive/error job
+    again as a new job (the new job is returned; ``parent_id``/``child_id`` link them)."""
+    return transitions.restart(job_id, by)
+
+
+def get_job(job_id: str) -> Job:
+    """Any job by id, finished ones included (``journaled``)."""
+    try:
+        if not isinstance(job_id, str):
+            raise Job.DoesNotExist
+        return Job.objects.get(pk=job_id)
+    except Job.DoesNotExist:
+        raise JobNotFound(f"job [{job_id}] not found") from None
+
+
+def job_detail(job: Job, stdout: bool = False) -> dict[str, Any]:
+    """The job as core4 shows it (JSON-ready: datetimes as UTC ISO strings)."""
+    data = {
+        "_id": job.id,
+        "name": job.name,
+        "args": job.args,
+        "state": job.state,
+        "journaled": job.journaled,
+        **{key: getattr(job, key) for key in SETTINGS},
+        "attempts_left": job.attempts_left,
+        "trial": job.trial,
+        "enqueued": {
+            "at": isoformat(job.enqueued_at),
+            "by": job.enqueued_by,
+            "hostname": job.enqueued_hostname,
+            "parent_id": job.parent_id,
+            "child_id": job.child_id,
+        },
+        "locked": None
+        if job.locked_by is None
+        else {
+            "worker": job.locked_by,
+            "hostname": job.locked_hostname,
+            "pid": job.pid,
+            "heartbeat": isoformat(job.heartbeat),
+        },
+        "prog": job.prog,
+        "last_error": job.last_error,
+        "runtime": job.runtime,
+    }
+    for key in (
+        "started_at", "finished_at", "query_at", "inactive_at",
+        "removed_at", "killed_at", "wall_at", "zombie_at",
+    ):  # fmt: skip
+        data[key] = isoformat(getattr(job, key))
+    if stdout:
+        data["stdout"] = job.stdout
+    return data
+
+
+# --- maintenance ----------------------------------------------------------------------------
+def _key(project: str | None) -> str:
+    if project is not None and (not isinstance(project, str) or not project.isidentifier()):
+        raise JobNotFound(f"invalid project name [{project}]")
+    return "pause" if project is None else f"pause:{project}"
+
+
+def pause(project: str | None = None, by: str | None = None) -> bool:
+    """Stop picking jobs (of ``project`` = first part of the job name, or all).
+    False if paused already. Running jobs continue."""
+    _, created = Control.objects.get_or_create(
+        key=_key(project), defaults={"value": {"by": transitions.author_of(by)}}
+    )
+    return created
+
+
+def resume(project: str | None = None, by: str | None = None) -> bool:
+    """Leave a pause; False if it was not paused."""
+    with transaction.atomic():
+        deleted, _ = Control.objects.filter(key=_key(project)).delete()
+        if deleted:
+            transitions.notify()
+    return bool(deleted)
+
+
+def maintenance() -> dict[str, Any]:
+    """``{"paused": bool, "projects": [...]}``."""
+    keys = list(Control.objects.filter(key__startswith="pause").values_list("key", flat=True))
+    return {
+        "paused": "pause" in keys,
+        "projects": sorted(k.split(":", 1)[1] for k in keys if k.startswith("pause:")),
+    }
+
+
+def halt(by: str | None = None) -> None:
+    """Tell every worker running now to stop (as on SIGTERM); workers started later run."""
+    with transaction.atomic():
+        Control.objects.update_or_create(
+            key="halt", defaults={"value": {"by": transitions.author_of(by)}, "created": utcnow()}
+        )
+
+
+def alive_workers() -> list[WorkerRecord]:
+    """Workers whose heartbeat is younger than ``CORE4_WORKER_TIMEOUT``."""
+    limit = utcnow() - timedelta(seconds=django_settings.CORE4_WORKER_TIMEOUT)
+    return list(WorkerRecord.objects.filter(stopped=None, heartbeat__gte=limit))

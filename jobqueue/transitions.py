@@ -1,0 +1,546 @@
+"""Every change of a job's state or flags, and nothing else, happens here.
+
+Each public function is one transition: one database transaction that writes the job,
+shifts the per-state counters (``QueueCount``) and sends ``signals.job_transition`` with
+the event name, the job, the counts after the change and the author — in that
+transaction, so a receiver that stores an event stores it if and only if the change
+commits. Transitions that make work available also ``NOTIFY`` waiting workers
+(PostgreSQL; delivered at commit).
+
+Functions raise ``JobNotFound`` for unknown or finished (journaled) ids and
+``JobStateError`` when the job's state does not allow the change. Worker-side
+transitions take ``worker`` (the identifier) and refuse to touch a job that is no longer
+running on that worker (``JobStateError``), so a late report of a settled job is harmless.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import logging
+import socket
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q
+
+from core4site.ids import utcnow
+from jobqueue.errors import JobExists, JobInvalid, JobNotFound, JobStateError
+from jobqueue.models import (
+    COMPLETE,
+    DEFERRED,
+    ERROR,
+    FAILED,
+    INACTIVE,
+    KILLED,
+    PENDING,
+    PICKABLE,
+    RUNNING,
+    STATES,
+    STOPPED,
+    WAITING,
+    Job,
+    QueueCount,
+)
+from jobqueue.signals import job_transition
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "core4_queue"
+COUNTED = tuple(s for s in STATES if s != COMPLETE)
+
+
+@cache
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return "unknown"
+
+
+@cache
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def author_of(by: str | None) -> str:
+    return by or os_user()
+
+
+def args_hash(args: dict) -> str:
+    """Identity of a job's arguments: key order does not matter, ``1`` differs from ``"1"``."""
+    try:
+        text = json.dumps(args, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise JobInvalid(f"job arguments must be JSON values: {exc}") from None
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+# --- counts ---------------------------------------------------------------------------------
+def counts() -> dict[str, int]:
+    """Unfinished jobs per state, zero states omitted (``{}`` when the queue is empty)."""
+    rows = QueueCount.objects.filter(n__gt=0).order_by("state").values_list("state", "n")
+    return dict(rows)
+
+
+def _counted(job: Job) -> str | None:
+    return None if job.journaled else job.state
+
+
+def _shift(old: str | None, new: str | None) -> None:
+    """Move one job between counters; rows locked in state order (no deadlocks)."""
+    if old == new:
+        return
+    deltas = {}
+    if old:
+        deltas[old] = -1
+    if new:
+        deltas[new] = 1
+    for state in sorted(deltas):
+        if not QueueCount.objects.filter(state=state).update(n=F("n") + deltas[state]):
+            QueueCount.objects.create(state=state, n=max(deltas[state], 0))
+
+
+def recount() -> dict[str, int]:
+    """Re-derive the counters from the jobs (startup repair; safe while others transition).
+
+    Holding every counter row locked, the jobs' committed states match the counters
+    exactly: a transition commits its job change and its counter shift together.
+    """
+    with transaction.atomic():
+        for state in COUNTED:
+            QueueCount.objects.get_or_create(state=state)
+        list(QueueCount.objects.select_for_update().order_by("state"))
+        actual = dict(
+            Job.objects.filter(journaled=False)
+            .values("state")
+            .annotate(n=Count("id"))
+            .values_list("state", "n")
+        )
+        for state in COUNTED:
+            QueueCount.objects.filter(state=state).exclude(n=actual.get(state, 0)).update(
+                n=actual.get(state, 0)
+            )
+    return counts()
+
+
+def _emit(event: str, job: Job, by: str | None) -> None:
+    job_transition.send(sender=Job, event=event, job=job, counts=counts(), author=author_of(by))
+
+
+def notify() -> None:
+    """Wake idle workers at commit (PostgreSQL ``NOTIFY``; SQLite workers poll)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+def _save(job: Job, old: str | None, *fields: str) -> None:
+    job.save(update_fields=fields)
+    _shift(old, _counted(job))
+
+
+def _lock(job_id: str) -> Job:
+    if not isinstance(job_id, str) or not job_id:
+        raise JobNotFound(f"job [{job_id}] not found")
+    try:
+        job = Job.objects.select_for_update().get(pk=job_id)
+    except Job.DoesNotExist:
+        raise JobNotFound(f"job [{job_id}] not found") from None
+    if job.journaled:
+        raise JobNotFound(f"job [{job_id}] not found (finished as {job.state})")
+    return job
+
+
+def _lock_running(job_id: str, worker: str) -> Job:
+    job = _lock(job_id)
+    if job.state != RUNNING or job.locked_by != worker:
+        raise JobStateError(f"job [{job_id}] is not running on worker [{worker}]")
+    return job
+
+
+def _error(exception: str, traceback: list[str] | None = None, at: datetime | None = None):
+    return {
+        "exception": exception,
+        "timestamp": (at or utcnow()).isoformat(),
+        "traceback": traceback,
+    }
+
+
+# --- enqueue ----------------------------------------------------------------------------------
+def enqueue(
+    name: str,
+    settings: dict[str, Any],
+    args: dict[str, Any],
+    *,
+    by: str | None = None,
+    parent_id: str | None = None,
+    trial: int = 0,
+) -> Job:
+    """Insert a pending job (``enqueue_job``). Settings and args must be validated already."""
+    digest = args_hash(args)
+    try:
+        with transaction.atomic():
+            job = _insert(name, settings, args, digest, by, parent_id, trial)
+    except IntegrityError:
+        raise JobExists(name, args) from None
+    return job
+
+
+def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa: PLR0917
+    job = Job(
+        name=name,
+        args=args,
+        args_hash=digest,
+        state=PENDING,
+        attempts_left=settings["attempts"],
+        trial=trial,
+        enqueued_by=author_of(by),
+        enqueued_hostname=hostname(),
+        parent_id=parent_id,
+        **settings,
+    )
+    job.save(force_insert=True)
+    _shift(None, PENDING)
+    _emit("enqueue_job", job, by)
+    notify()
+    return job
+
+
+# --- worker side ------------------------------------------------------------------------------
+def running_per_name() -> dict[str, int]:
+    return dict(
+        Job.objects.filter(journaled=False, state=RUNNING)
+        .values("name")
+        .annotate(n=Count("id"))
+        .values_list("name", "n")
+    )
+
+
+def _candidates(worker: str, now: datetime, paused: list[str], full: dict[str, int]):
+    query = (
+        Job.objects.filter(
+            journaled=False,
+            state__in=PICKABLE,
+            removed_at=None,
+            killed_at=None,
+            attempts_left__gt=0,
+        )
+        .filter(Q(query_at__isnull=True) | Q(query_at__lte=now))
+        .filter(Q(worker__isnull=True) | Q(worker=worker))
+    )
+    for project in paused:
+        query = query.exclude(name__startswith=project + ".")
+    for name, running in full.items():
+        query = query.exclude(name=name, max_parallel__lte=running)
+    return query.order_by("-force", "-priority", "id")
+
+
+def pick(worker: str, *, paused: list[str] = (), now: datetime | None = None) -> Job | None:
+    """Claim the next runnable job for ``worker`` (``request_start_job``), or None.
+
+    Deferred jobs past ``inactive_at`` become ``inactive`` (``inactivate_job``) on the way.
+    Pick order: force, priority (higher first), FIFO. ``max_parallel`` counts running jobs
+    of the same name across all workers; on PostgreSQL candidates are taken with
+    ``FOR UPDATE SKIP LOCKED`` and the count is re-checked under a per-name advisory lock,
+    on SQLite the transaction holds the database's write lock.
+    """
+    postgres = connection.vendor == "postgresql"
+    while True:
+        now = now or utcnow()
+        with transaction.atomic():
+            full = running_per_name()
+            query = _candidates(worker, now, list(paused), full)
+            if postgres:
+                query = query.select_for_update(skip_locked=True)
+            job = query.first()
+            if job is None:
+                return None
+            if postgres:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [job.name])
+                running = Job.objects.filter(journaled=False, state=RUNNING, name=job.name)
+                if running.count() >= job.max_parallel:
+                    continue  # another worker filled the slots meanwhile: look again
+            elif not Job.objects.filter(
+                pk=job.pk, journaled=False, state__in=PICKABLE, removed_at=None
+            ).exists():  # SQLite: re-check the claim (the row may have changed since read)
+                continue
+            old = job.state
+            if old == DEFERRED and job.inactive_at is not None and job.inactive_at <= now:
+                job.state = INACTIVE
+                job.query_at = None
+                _save(job, old, "state", "query_at")
+                _emit("inactivate_job", job, None)
+                log.info("done execution with [inactive] - [%s] with [%s]", job.name, job.id)
+                now = None
+                continue
+            job.state = RUNNING
+            job.started_at = now
+            job.query_at = None
+            job.trial += 1
+            job.locked_by = worker
+            job.locked_hostname = hostname()
+            job.heartbeat = now
+            job.pid = None
+            _save(
+                job, old, "state", "started_at", "query_at", "trial", "locked_by",
+                "locked_hostname", "heartbeat", "pid",
+            )  # fmt: skip
+            _emit("request_start_job", job, None)
+            return job
+
+
+def start(job_id: str, worker: str, pid: int) -> Job:
+    """The job's process runs and loaded the job (``start_job``)."""
+    with transaction.atomic():
+        job = _lock_running(job_id, worker)
+        now = utcnow()
+        job.pid = pid
+        fields = ["pid"]
+        if job.inactive_at is None:
+            job.inactive_at = now + timedelta(seconds=job.defer_max)
+            fields.append("inactive_at")
+        job.save(update_fields=fields)
+        _emit("start_job", job, None)
+        return job
+
+
+def progress(job_id: str, worker: str, value: float, message: str) -> bool:
+    """Record progress and heartbeat (no event: progress is not a state change)."""
+    return bool(
+        Job.objects.filter(pk=job_id, state=RUNNING, locked_by=worker, journaled=False).update(
+            prog_value=value, prog_message=message[:10_000], heartbeat=utcnow()
+        )
+    )
+
+
+def _finish(job: Job, state: str, now: datetime) -> list[str]:
+    job.state = state
+    job.finished_at = now
+    run = (now - job.started_at).total_seconds() if job.started_at else 0.0
+    job.runtime = (job.runtime or 0.0) + max(run, 0.0)
+    job.locked_by = None
+    job.locked_hostname = None
+    job.pid = None
+    return ["state", "finished_at", "runtime", "locked_by", "locked_hostname", "pid"]
+
+
+def complete(job_id: str, worker: str, stdout: str = "") -> Job:
+    """``execute`` returned (``complete_job``): the job is journaled as complete."""
+    with transaction.atomic():
+        job = _lock_running(job_id, worker)
+        now = utcnow()
+        fields = _finish(job, COMPLETE, now)
+        job.journaled = True
+        job.attempts_left -= 1
+        job.prog_value, job.prog_message = 1.0, ""
+        job.stdout = stdout
+        _save(job, RUNNING, *fields, "journaled", "attempts_left", "prog_value",
+              "prog_message", "stdout")  # fmt: skip
+        _emit("complete_job", job, None)
+        notify()
+    log.info("done execution with [complete] after [%.0f] sec. - [%s]", job.runtime, job.id)
+    return job
+
+
+def defer(job_id: str, worker: str, message: str = "", stdout: str = "") -> Job:
+    """``execute`` deferred (``defer_job``): runs again after ``defer_time``."""
+    with transaction.atomic():
+        job = _lock_running(job_id, worker)
+        if job.killed_at is not None:
+            return _kill(job, None, "JobKilledByWorker", stdout)
+        now = utcnow()
+        fields = _finish(job, DEFERRED, now)
+        job.query_at = now + timedelta(seconds=job.defer_time)
+        job.last_error = _error(f"JobDeferred({message!r})", None, now)
+        job.stdout = stdout
+        _save(job, RUNNING, *fields, "query_at", "last_error", "stdout")
+        _emit("defer_job", job, None)
+        notify()
+    log.info("done execution with [deferred] - [%s]: %s", job.id, message)
+    _remove_if_requested(job)
+    return job
+
+
+def fail(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
+    """``execute`` raised: ``failed_job`` (retry after ``error_time``) or ``error_job``."""
+    with transaction.atomic():
+        job = _lock_running(job_id, worker)
+        if job.killed_at is not None:
+            return _kill(job, None, "JobKilledByWorker", stdout)
+        now = utcnow()
+        job.attempts_left -= 1
+        state = FAILED if job.attempts_left > 0 else ERROR
+        fields = _finish(job, state, now)
+        if state == FAILED:
+            job.query_at = now + timedelta(seconds=job.error_time)
+        job.last_error = {**error, "timestamp": now.isoformat()}
+        job.stdout = stdout
+        _save(job, RUNNING, *fields, "attempts_left", "query_at", "last_error", "stdout")
+        _emit(f"{state}_job", job, None)
+        notify()
+    log.warning(
+        "done execution with [%s] - [%s], [%d] attempts to go: %s",
+        state, job.id, job.attempts_left, error.get("exception"),
+    )  # fmt: skip
+    _remove_if_requested(job)
+    return job
+
+
+def failed_start(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
+    """The job's process could not load the job (``failed_start``): state ``error``."""
+    with transaction.atomic():
+        job = _lock_running(job_id, worker)
+        now = utcnow()
+        fields = _finish(job, ERROR, now)
+        job.last_error = {**error, "timestamp": now.isoformat()}
+        job.stdout = stdout
+        _save(job, RUNNING, *fields, "last_error", "stdout")
+        _emit("failed_start", job, None)
+        notify()
+    _remove_if_requested(job)
+    return job
+
+
+def killed(job_id: str, worker: str | None, reason: str = "JobKilledByWorker", stdout=None) -> Job:
+    """The job's process was killed or died, or its worker died (``kill_job``).
+
+    ``worker=None`` settles a job whatever worker it ran on (its worker is gone).
+    """
+    with transaction.atomic():
+        job = _lock(job_id)
+        if job.state != RUNNING or (worker is not None and job.locked_by != worker):
+            raise JobStateError(f"job [{job_id}] is not running on worker [{worker}]")
+        job = _kill(job, None, reason, stdout)
+    _remove_if_requested(job)
+    return job
+
+
+def _kill(job: Job, by: str | None, reason: str, stdout: str | None) -> Job:
+    now = utcnow()
+    fields = _finish(job, KILLED, now)
+    job.last_error = _error(reason, None, now)
+    if stdout is not None:
+        job.stdout = stdout
+        fields.append("stdout")
+    _save(job, RUNNING, *fields, "last_error")
+    _emit("kill_job", job, by)
+    notify()
+    log.error("done execution with [killed] - [%s]: %s", job.id, reason)
+    return job
+
+
+def flag_nonstop(job_id: str) -> Job | None:
+    """Running longer than ``wall_time`` (``flag_nonstop``); the job keeps running."""
+    with transaction.atomic():
+        job = _lock(job_id)
+        if job.state != RUNNING or job.wall_at is not None:
+            return None
+        job.wall_at = utcnow()
+        job.save(update_fields=["wall_at"])
+        _emit("flag_nonstop", job, None)
+    log.warning("successfully set non-stop job [%s]", job.id)
+    return job
+
+
+def flag_zombie(job_id: str) -> Job | None:
+    """No progress for ``zombie_time`` (``flag_zombie``); the job keeps running."""
+    with transaction.atomic():
+        job = _lock(job_id)
+        if job.state != RUNNING or job.zombie_at is not None:
+            return None
+        job.zombie_at = utcnow()
+        job.save(update_fields=["zombie_at"])
+        _emit("flag_zombie", job, None)
+    log.warning("successfully set zombie job [%s]", job.id)
+    return job
+
+
+# --- requests from users ----------------------------------------------------------------------
+def request_kill(job_id: str, by: str | None = None) -> Job:
+    """Ask the job's worker to SIGKILL it (``request_kill_job``); running jobs only."""
+    with transaction.atomic():
+        job = _lock(job_id)
+        if job.state != RUNNING:
+            raise JobStateError(f"job [{job_id}] is not running (state [{job.state}])")
+        if job.killed_at is not None:
+            raise JobStateError(f"job [{job_id}] kill requested already")
+        job.killed_at = utcnow()
+        job.save(update_fields=["killed_at"])
+        _emit("request_kill_job", job, by)
+    return job
+
+
+def request_remove(job_id: str, by: str | None = None) -> Job:
+    """Ask to take the job out of the queue (``request_remove_job``), then remove it at once
+    if it is not running (``remove_job``); a running job is removed when it stops."""
+    with transaction.atomic():
+        job = _lock(job_id)
+        if job.removed_at is not None:
+            raise JobStateError(f"job [{job_id}] remove requested already")
+        job.removed_at = utcnow()
+        job.save(update_fields=["removed_at"])
+        _emit("request_remove_job", job, by)
+    if job.state != RUNNING:
+        job = remove(job_id, by) or job
+    return job
+
+
+def remove(job_id: str, by: str | None = None) -> Job | None:
+    """Journal a job whose removal was requested and that is not running (``remove_job``)."""
+    with transaction.atomic():
+        try:
+            job = _lock(job_id)
+        except JobNotFound:
+            return None
+        if job.removed_at is None or job.state == RUNNING:
+            return None
+        old = _counted(job)
+        job.journaled = True
+        _save(job, old, "journaled")
+        _emit("remove_job", job, by)
+    log.warning("successfully journaled and removed job [%s]", job.id)
+    return job
+
+
+def _remove_if_requested(job: Job) -> None:
+    if job.removed_at is not None and not job.journaled:
+        remove(job.id)
+
+
+def restart(job_id: str, by: str | None = None) -> Job:
+    """Restart a waiting job now (``restart_waiting``, same job) or a stopped job as a new
+    job (``enqueue_job`` of the child, then ``restart_stopped`` of the parent)."""
+    with transaction.atomic():
+        job = _lock(job_id)
+        if job.state in WAITING:
+            job.query_at = None
+            job.save(update_fields=["query_at"])
+            _emit("restart_waiting", job, by)
+            notify()
+            return job
+        if job.state not in STOPPED:
+            raise JobStateError(f"cannot restart job [{job_id}] in state [{job.state}]")
+        old = _counted(job)
+        job.journaled = True
+        _save(job, old, "journaled")
+        from jobqueue.job import SETTINGS
+
+        settings = {key: getattr(job, key) for key in SETTINGS}
+        child = _insert(job.name, settings, job.args, job.args_hash, by, job.id, job.trial)
+        job.child_id = child.id
+        job.save(update_fields=["child_id"])
+        _emit("restart_stopped", job, by)
+    return child
+
+
+def settle(job_id: str, reason: str) -> Job | None:
+    """Kill-settle a running job whose worker is gone (``kill_job``); None if it moved on."""
+    try:
+        return killed(job_id, None, reason)
+    except (JobNotFound, JobStateError):
+        return None

@@ -1,0 +1,119 @@
+"""Shared helpers of the events tests: users, tokens, sockets on the real ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+
+from accounts.models import Role, User
+from accounts.tokens import issue_token
+from core4site.ids import object_id
+from jobqueue.signals import job_transition, queue_summary
+
+ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+DUMMY = "core4.queue.helper.job.example.DummyJob"
+
+
+def make_user(name: str, perm: list[str] | None = None, roles: tuple[str, ...] = ()) -> User:
+    user = User(name=name, email=f"{name}@example.com", perm=perm or [])
+    user.set_password("secret")
+    user.save()
+    if roles:
+        user.roles.set(Role.objects.filter(name__in=roles))
+    return user
+
+
+def standard_user(name: str, *perm: str) -> User:
+    return make_user(name, list(perm), roles=("standard_user",))
+
+
+def token_of(user: User, lifetime: float | None = None) -> str:
+    token = issue_token(user)
+    if lifetime is not None:
+        from datetime import timedelta
+
+        token.set_exp(lifetime=timedelta(seconds=lifetime))
+    return str(token)
+
+
+def application():
+    from core4site.asgi import application
+
+    return application
+
+
+async def open_socket(token: str | None) -> WebsocketCommunicator:
+    path = "/core4/api/v1/event" + (f"?token={token}" if token else "")
+    communicator = WebsocketCommunicator(application(), path, headers=ORIGIN)
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    return communicator
+
+
+async def recv(communicator: WebsocketCommunicator, timeout: float = 10) -> dict:
+    return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+async def recv_until(communicator, predicate, timeout: float = 10, limit: int = 200) -> dict:
+    """The first frame that satisfies ``predicate`` (earlier ones are skipped)."""
+    for _ in range(limit):
+        frame = await recv(communicator, timeout)
+        if predicate(frame):
+            return frame
+    raise AssertionError("no matching frame")
+
+
+async def interest(communicator, channels, since=None) -> dict:
+    frame = {"type": "interest", "data": channels}
+    if since is not None:
+        frame["since"] = since
+    await communicator.send_json_to(frame)
+    return await recv(communicator)
+
+
+async def nothing_more(communicator, timeout: float = 0.5) -> bool:
+    return await communicator.receive_nothing(timeout=timeout)
+
+
+def transition(event: str, counts: dict, job_id: str | None = None, author: str = "mra") -> str:
+    """Send ``job_transition`` as ``jobqueue.transitions`` does: in a transaction."""
+    job = SimpleNamespace(pk=job_id or object_id())
+    with transaction.atomic():
+        job_transition.send(sender=None, event=event, job=job, counts=counts, author=author)
+    return job.pk
+
+
+async def atransition(*args, **kwargs) -> str:
+    return await database_sync_to_async(transition)(*args, **kwargs)
+
+
+def summary(rows: list[dict], author: str = "mra") -> None:
+    queue_summary.send(sender=None, rows=rows, author=author)
+
+
+async def asummary(rows: list[dict]) -> None:
+    await database_sync_to_async(summary)(rows)
+
+
+def row(name: str, state: str, n: int = 1, progress=None, **flags) -> dict:
+    return {
+        "name": name,
+        "state": state,
+        "n": n,
+        "zombie": flags.get("zombie", False),
+        "wall": flags.get("wall", False),
+        "removed": flags.get("removed", False),
+        "killed": flags.get("killed", False),
+        "progress": progress,
+    }
+
+
+async def close(*communicators) -> None:
+    for communicator in communicators:
+        await communicator.disconnect()
+    await asyncio.sleep(0)
