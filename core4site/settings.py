@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "accounts",
     "jobqueue",
@@ -219,6 +221,14 @@ CORE4_EVENT_POLL_INTERVAL = env.float("CORE4_EVENT_POLL_INTERVAL", default=2.0)
 #: ``/queue/history`` without ``startDate`` starts this many days ago (core4's default).
 CORE4_QUEUE_HISTORY_DAYS = env.int("CORE4_QUEUE_HISTORY_DAYS", default=7)
 
+# --- job API (docs/job-api.md) ----------------------------------------------------------------
+#: A job followed as server-sent events is polled this often (seconds).
+CORE4_JOB_FOLLOW_POLL = env.float("CORE4_JOB_FOLLOW_POLL", default=0.25)
+#: A stream ends after this many seconds even if the job is not final (reconnect to go on).
+CORE4_JOB_FOLLOW_MAX = env.float("CORE4_JOB_FOLLOW_MAX", default=3600.0)
+#: A silent stream sends a comment line this often (seconds), for proxies and dead clients.
+CORE4_JOB_FOLLOW_KEEPALIVE = env.float("CORE4_JOB_FOLLOW_KEEPALIVE", default=15.0)
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["core4site.api.renderers.Core4JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],  # arguments are merged by core4site.api.arguments
@@ -232,6 +242,24 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core4site.api.pagination.Core4Pager",
     "EXCEPTION_HANDLER": "core4site.api.exceptions.core4_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "core4site.schema.Core4AutoSchema",
+}
+
+# OpenAPI schema at /core4/api/v1/schema/ (core4site/schema.py); UIs served from the sidecar.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "core4site API",
+    "DESCRIPTION": "core4's HTTP API: every reply is core4's envelope, errors carry `error`.",
+    "VERSION": CORE4_VERSION.split("/", 1)[1],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/core4/api(/v1)?",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core4site.schema.add_components",
+    ],
 }
 
 SIMPLE_JWT = {

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.views import LoginView
 from core4site import errors
@@ -11,6 +12,10 @@ urlpatterns = [
     path("core4/api/login", LoginView.as_view(), name="login-legacy"),
     path(API, include("accounts.urls")),
     path(API, include("events.urls")),
+    path(API, include("jobqueue.api.urls")),
+    path(API + "schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(API + "schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(API + "schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
 handler404 = errors.not_found

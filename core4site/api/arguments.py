@@ -90,9 +90,11 @@ def _body_arguments(request) -> dict[str, Any]:
     raw = django_request.body  # RequestDataTooBig is turned into a 400 by the handler
     if not raw:
         return {}
-    if content_type == "application/x-www-form-urlencoded":
+    if content_type == "application/x-www-form-urlencoded" and not raw.lstrip().startswith(b"{"):
         form = QueryDict(raw, encoding=django_request.encoding or "utf-8")
         return {key: form[key] for key in form}
+    # JSON whatever the content type says: core4 clients (and `curl -d '{…}'`, which sends
+    # application/x-www-form-urlencoded) post JSON objects without a JSON content type
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -76,7 +77,11 @@ class FilterSpec:
     def _finish(self, queryset: QuerySet, q: Q) -> QuerySet:
         if self._annotations:
             queryset = queryset.annotate(**self._annotations)
-        queryset = queryset.filter(q)
+        try:
+            queryset = queryset.filter(q)
+        except (ValueError, TypeError, OverflowError, ValidationError) as exc:
+            # the field refuses the value ({"total": "abc"}, {"created": 5}, 1e400 …)
+            raise BadRequest(f"invalid filter value: {exc}") from exc
         return queryset.distinct() if self._distinct else queryset
 
     def _document(self, doc: dict, depth: int) -> Q:

@@ -117,3 +117,31 @@ def test_pathologically_nested_json(api, client):
     assert response.status_code == 400
     assert api.get("/roles", {"filter": '{"a": ' + deep + "}"}).status_code == 400
     assert api.post("/roles", {"name": "x", "perm": deep}).status_code == 400
+
+
+def test_json_body_sent_as_form_is_read_as_json(api, client):
+    """`curl -d '{…}'` sends JSON as application/x-www-form-urlencoded; core4 reads it as JSON."""
+    response = client.post(
+        f"{API}/roles",
+        '{"name": "curly", "perm": ["app://x"]}',
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION="Bearer " + api.token,
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["name"] == "curly"
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        '{"created": 5}',
+        '{"created": "yesterday"}',
+        '{"created": {"$gt": "x"}}',
+        '{"is_active": "abc"}',
+        '{"updated": 1e400}',
+    ],
+)
+def test_filter_values_the_field_refuses(api, flt):
+    response = api.get("/roles", {"filter": flt})
+    assert response.status_code == 400, response.content
+    assert "invalid filter value" in error_of(response)

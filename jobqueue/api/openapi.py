@@ -1,0 +1,236 @@
+"""OpenAPI descriptions of the job API's data (used by ``views``' ``extend_schema``)."""
+
+from __future__ import annotations
+
+from core4site.schema import ANY, component
+
+_STR = {"type": "string"}
+_NSTR = {"type": "string", "nullable": True}
+_NINT = {"type": "integer", "nullable": True}
+_NTIME = {"type": "string", "nullable": True, "description": "UTC ISO-8601"}
+_STATES = ["pending", "running", "deferred", "failed", "error", "inactive", "killed", "complete"]
+
+JOB = component(
+    "Job",
+    {
+        "type": "object",
+        "description": "A job as core4 shows it. A job the user may not read shows as "
+        "`qual_name: UnauthorizedJob` with `args`, `last_error` and `prog.message` null.",
+        "properties": {
+            "_id": _STR,
+            "qual_name": {"type": "string", "description": "`module.Class` or UnauthorizedJob"},
+            "args": {"type": "object", "nullable": True, "additionalProperties": True},
+            "state": {"type": "string", "enum": _STATES},
+            "highstate": {
+                "type": "string",
+                "enum": ["waiting", "running", "stopped", "complete"],
+                "description": "waiting: pending/deferred/failed; stopped: killed/inactive/error",
+            },
+            "journal": {"type": "boolean", "description": "finished (history only)"},
+            "flag": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "boolean"} for k in ("zombie", "killed", "removed", "nonstop")
+                },
+                "required": ["zombie", "killed", "removed", "nonstop"],
+            },
+            "age": {"type": "number", "description": "seconds since enqueued"},
+            "prog": {
+                "type": "object",
+                "properties": {"value": {"type": "number"}, "message": _NSTR},
+                "required": ["value", "message"],
+            },
+            "attempts": {"type": "integer"},
+            "attempts_left": {"type": "integer"},
+            "trial": {"type": "integer"},
+            "defer_time": {"type": "integer"},
+            "defer_max": {"type": "integer"},
+            "error_time": {"type": "integer"},
+            "wall_time": _NINT,
+            "zombie_time": {"type": "integer"},
+            "max_parallel": {"type": "integer"},
+            "priority": {"type": "integer"},
+            "force": {"type": "boolean"},
+            "progress_interval": {"type": "integer"},
+            "worker": _NSTR,
+            "enqueued": {
+                "type": "object",
+                "properties": {
+                    "at": _STR,
+                    "by": _STR,
+                    "hostname": _STR,
+                    "parent_id": _NSTR,
+                    "child_id": _NSTR,
+                },
+                "required": ["at", "by", "hostname", "parent_id", "child_id"],
+            },
+            "locked": {
+                "type": "object",
+                "nullable": True,
+                "properties": {
+                    "worker": _STR,
+                    "hostname": _NSTR,
+                    "pid": _NINT,
+                    "heartbeat": _NTIME,
+                },
+            },
+            "last_error": {
+                "type": "object",
+                "nullable": True,
+                "description": "`{exception, traceback, timestamp}`",
+                "additionalProperties": True,
+            },
+            "runtime": {"type": "number", "nullable": True},
+            **{
+                key: _NTIME
+                for key in (
+                    "started_at",
+                    "finished_at",
+                    "query_at",
+                    "inactive_at",
+                    "removed_at",
+                    "killed_at",
+                    "wall_at",
+                    "zombie_at",
+                )  # fmt: skip
+            },
+            "links": {
+                "type": "object",
+                "properties": {"self": _STR, "parent": _NSTR, "child": _NSTR, "log": _STR},
+                "required": ["self", "parent", "child", "log"],
+            },
+        },
+        "required": [
+            "_id",
+            "qual_name",
+            "args",
+            "state",
+            "highstate",
+            "journal",
+            "flag",
+            "age",
+            "prog",
+            "attempts_left",
+            "trial",
+            "enqueued",
+            "last_error",
+            "links",
+        ],  # fmt: skip
+    },
+)
+
+LOG_LINE = component(
+    "JobLogLine",
+    {
+        "type": "object",
+        "properties": {
+            "identifier": {"type": "string", "description": "the job's id"},
+            "qual_name": _STR,
+            "lineno": {"type": "integer", "minimum": 0},
+            "level": {
+                "type": "string",
+                "nullable": True,
+                "description": "the log level of a line the job's logger wrote",
+            },
+            "message": {"type": "string", "description": "the line as captured"},
+        },
+        "required": ["identifier", "qual_name", "lineno", "level", "message"],
+        "additionalProperties": False,
+    },
+)
+
+SYSTEM = component(
+    "System",
+    {
+        "type": "object",
+        "properties": {
+            "alive": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "identifier": _STR,
+                        "hostname": _STR,
+                        "pid": {"type": "integer"},
+                        "started": _NTIME,
+                        "heartbeat": _NTIME,
+                        "concurrency": {"type": "integer"},
+                        "running": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "_id": _STR,
+                                    "qual_name": _STR,
+                                    "started_at": _NTIME,
+                                    "prog": {
+                                        "type": "object",
+                                        "properties": {"value": {"type": "number"}},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    "required": ["identifier", "hostname", "pid", "heartbeat", "running"],
+                },
+            },
+            "maintenance": {
+                "type": "object",
+                "properties": {
+                    "system": {"type": "boolean", "description": "all workers paused"},
+                    "project": {
+                        "type": "array",
+                        "items": _STR,
+                        "description": "paused projects",
+                    },
+                },
+                "required": ["system", "project"],
+            },
+        },
+        "required": ["alive", "maintenance"],
+    },
+)
+
+SETTING_PROPERTIES = {
+    "attempts": {"type": "integer", "minimum": 1},
+    "defer_time": {"type": "integer", "minimum": 1},
+    "defer_max": {"type": "integer", "minimum": 1},
+    "error_time": {"type": "integer", "minimum": 1},
+    "wall_time": {"type": "integer", "minimum": 1, "nullable": True},
+    "zombie_time": {"type": "integer", "minimum": 1},
+    "max_parallel": {"type": "integer", "minimum": 1},
+    "priority": {"type": "integer"},
+    "force": {"type": "boolean"},
+    "progress_interval": {"type": "integer", "minimum": 1},
+    "worker": {"type": "string", "nullable": True},
+}
+
+ENQUEUE_BODY = {
+    "type": "object",
+    "properties": {
+        "qual_name": {"type": "string", "description": "the job class, `module.Class`"},
+        "args": {"type": "object", "additionalProperties": ANY, "description": "job arguments"},
+        "follow": {"type": "boolean", "description": "stream the job as server-sent events"},
+        **SETTING_PROPERTIES,
+    },
+    "required": ["qual_name"],
+}
+
+FOLLOW_BODY = {
+    "type": "object",
+    "properties": {"follow": {"type": "boolean", "description": "stream the new job (SSE)"}},
+}
+
+LIST_BODY = {
+    "type": "object",
+    "properties": {
+        "page": {"type": "integer"},
+        "per_page": {"type": "integer", "minimum": 1},
+        "filter": {"type": "object", "additionalProperties": ANY},
+        "sort": {
+            "type": "array",
+            "items": {"type": "array", "items": ANY, "minItems": 2, "maxItems": 2},
+            "description": 'e.g. [["state", 1], ["_id", -1]]',
+        },
+    },
+}

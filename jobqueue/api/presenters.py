@@ -1,0 +1,140 @@
+"""Jobs, log lines and workers as API clients see them (core4's ``enrich_job``), masked.
+
+A job the user may not read keeps its id, state and timestamps but shows as
+``UnauthorizedJob`` with no arguments, no progress message and no last error: its name and
+arguments must not leak (DESIGN "Invariants").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from core4site.ids import isoformat, utcnow
+from jobqueue import services
+from jobqueue.models import (
+    COMPLETE,
+    DEFERRED,
+    ERROR,
+    FAILED,
+    INACTIVE,
+    KILLED,
+    PENDING,
+    RUNNING,
+    Job,
+    WorkerRecord,
+)
+
+UNAUTHORIZED = "UnauthorizedJob"
+API_ROOT = "/core4/api/v1"
+
+HIGHSTATE = {
+    PENDING: "waiting",
+    DEFERRED: "waiting",
+    FAILED: "waiting",
+    RUNNING: "running",
+    KILLED: "stopped",
+    INACTIVE: "stopped",
+    ERROR: "stopped",
+    COMPLETE: "complete",
+}
+#: States after which a job never changes again by itself (a stream of it ends there).
+FINAL = (COMPLETE, KILLED, INACTIVE, ERROR)
+
+#: A line the job's logger wrote through the project's ``plain`` log format.
+LOG_LINE = re.compile(
+    r"^(?P<created>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
+    r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+(?P<logger>\S+): "
+)
+
+
+def is_final(job: Job) -> bool:
+    """Nothing will happen to this job any more: final state, or taken out of the queue."""
+    return job.journaled or job.state in FINAL
+
+
+def job_url(job_id: str | None) -> str | None:
+    return f"{API_ROOT}/job/{job_id}" if job_id else None
+
+
+def job_document(job: Job, readable: bool, now: datetime | None = None) -> dict[str, Any]:
+    """The job, enriched as core4 does (``qual_name``, ``highstate``, ``flag``, ``age``,
+    ``journal``) with links to its parent, child and log."""
+    data = services.job_detail(job)
+    data.pop("name", None)
+    journal = data.pop("journaled", job.journaled)
+    prog = dict(data.get("prog") or {})
+    if prog.get("value") is None:
+        prog["value"] = 0.0
+    now = now or utcnow()
+    document = {
+        "_id": job.id,
+        "qual_name": job.name if readable else UNAUTHORIZED,
+        **data,
+        "journal": journal,
+        "highstate": HIGHSTATE.get(job.state, job.state),
+        "flag": {
+            "zombie": job.zombie_at is not None,
+            "killed": job.killed_at is not None,
+            "removed": job.removed_at is not None,
+            "nonstop": job.wall_at is not None,
+        },
+        "age": max((now - job.enqueued_at).total_seconds(), 0.0),
+        "prog": prog,
+        "links": {
+            "self": job_url(job.id),
+            "parent": job_url(job.parent_id),
+            "child": job_url(job.child_id),
+            "log": f"{API_ROOT}/job/log/{job.id}",
+        },
+    }
+    if not readable:
+        document["args"] = None
+        document["last_error"] = None
+        document["prog"] = {"value": prog["value"], "message": None}
+    return document
+
+
+def state_snapshot(document: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a change of the job (``age`` changes by itself)."""
+    return {key: value for key, value in document.items() if key != "age"}
+
+
+def log_item(job: Job, lineno: int, line: str) -> dict[str, Any]:
+    """One line of the job's captured output; lines of its logger carry their level."""
+    match = LOG_LINE.match(line)
+    return {
+        "identifier": job.id,
+        "qual_name": job.name,
+        "lineno": lineno,
+        "level": match.group("level") if match else None,
+        "message": line,
+    }
+
+
+def output_lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def worker_document(
+    record: WorkerRecord, running: Iterable[Job], can_read: Callable[[str], bool]
+) -> dict[str, Any]:
+    return {
+        "identifier": record.identifier,
+        "hostname": record.hostname,
+        "pid": record.pid,
+        "started": isoformat(record.started),
+        "heartbeat": isoformat(record.heartbeat),
+        "concurrency": record.concurrency,
+        "running": [
+            {
+                "_id": job.id,
+                "qual_name": job.name if can_read(job.name) else UNAUTHORIZED,
+                "started_at": isoformat(job.started_at),
+                "prog": {"value": job.prog_value if job.prog_value is not None else 0.0},
+            }
+            for job in running
+        ],
+    }

@@ -1,0 +1,17 @@
+"""Routes of the job API, mounted under ``/core4/api/v1/`` (core4's ``JobRequest`` dispatch)."""
+
+from django.urls import path
+
+from jobqueue.api import views
+
+urlpatterns = [
+    path("job", views.JobListView.as_view(), name="job"),
+    path("job/queue", views.JobQueueView.as_view(), name="job-queue"),
+    path("job/follow/<str:id>", views.JobFollowView.as_view(), name="job-follow"),
+    path("job/log/<str:id>", views.JobLogView.as_view(), name="job-log"),
+    path("job/detail/<str:id>", views.JobDetailView.as_view(), name="job-detail-alias"),
+    path("job/<str:action>/<str:id>", views.JobActionView.as_view(), name="job-action"),
+    path("job/<str:id>", views.JobDetailView.as_view(), name="job-detail"),
+    path("system", views.SystemView.as_view(), name="system"),
+    path("system/", views.SystemView.as_view(schema=None), name="system-slash"),
+]

@@ -1,0 +1,302 @@
+"""``/core4/api/v1/job*`` (core4's ``JobRequest``) and ``/core4/api/v1/system``.
+
+Permissions: ``api://`` by the views' ``core4_name`` (automatic), then per job
+``job://<regex>/r`` to see a job and ``job://<regex>/x`` to enqueue, kill, remove or restart
+it. A job the user may not read is listed as ``UnauthorizedJob`` without arguments; its
+detail, stream, log and every action on it are 403 with a message that names only its id.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from accounts.api_permissions import access_of
+from core4site.api.arguments import argument, arguments
+from core4site.api.exceptions import BadRequest, Forbidden, error_response
+from core4site.api.views import Core4APIView
+from core4site.ids import utcnow
+from core4site.schema import (
+    ERROR,
+    FILTER,
+    PAGE,
+    PER_PAGE,
+    SSE,
+    OpenApiResponse,
+    envelope,
+    paged,
+    path,
+    query,
+)
+from jobqueue import services
+from jobqueue.api import openapi
+from jobqueue.api.errors import job_errors
+from jobqueue.api.presenters import job_document, log_item, output_lines, worker_document
+from jobqueue.api.queries import apply_filter, apply_sort, masked_queue, sort_pairs
+from jobqueue.api.streaming import event_stream, follow_job
+from jobqueue.job import SETTINGS
+from jobqueue.models import RUNNING, Job
+
+JOB_HANDLER = "core4.api.v1.request.job.JobRequest"
+SYSTEM_HANDLER = "core4.api.v1.request.standard.system.SystemHandler"
+
+#: Top-level enqueue arguments that are neither settings nor job arguments.
+ENQUEUE_RESERVED = {"qual_name", "args", "follow", "token", "username", "password"}
+SETTING_TYPES: dict[str, type] = {key: int for key in SETTINGS} | {"force": bool, "worker": str}
+
+ID = path("id", "the job's id (24 hex digits)")
+FOLLOW = query("follow", bool, "stream the job as server-sent events (`text/event-stream`)")
+SORT = query(
+    "sort",
+    str,
+    'JSON list of `[field, 1|-1]` (default `[["_id", 1]]`) or one field name with `order`; '
+    "fields `_id qual_name state priority force trial attempts_left enqueued.at started_at "
+    "prog.value`",
+)
+ORDER = query("order", int, "1 ascending, -1 descending (with a field name in `sort`)")
+STREAM_RESPONSES = {(200, "text/event-stream"): SSE}
+
+
+class JobView(Core4APIView):
+    core4_name = JOB_HANDLER
+
+    @property
+    def access(self):
+        return access_of(self.request.user)
+
+    @property
+    def by(self) -> str:
+        return self.request.user.name
+
+    def readable_job(self, job_id: str) -> Job:
+        """The job, if the user may read it: 404 unknown, 403 (naming only the id)."""
+        with job_errors():
+            job = services.get_job(job_id)
+        if not self.access.can_read_job(job.name):
+            raise Forbidden(f"no permission to access job [{job.id}]")
+        return job
+
+    def executable_job(self, job_id: str) -> Job:
+        job = self.readable_job(job_id)
+        if not self.access.can_execute_job(job.name):
+            raise Forbidden(f"no permission to execute job [{job.name}] ([{job.id}])")
+        return job
+
+    def follow(self, job_id: str, **options: Any):
+        return event_stream(follow_job(job_id, **options))
+
+    def list_jobs(self, request) -> Response:
+        access = self.access
+        queryset = apply_filter(masked_queue(access), argument(request, "filter", None))
+        queryset = apply_sort(queryset, sort_pairs(request))
+        can_read = lru_cache(maxsize=None)(access.can_read_job)
+        now = utcnow()
+        try:
+            return self.paginate(queryset, lambda job: job_document(job, can_read(job.name), now))
+        except OverflowError as exc:  # SQLite: a filter number beyond 64 bits
+            raise BadRequest(f"invalid filter value: {exc}") from exc
+
+
+_LIST = extend_schema(
+    summary="Unfinished jobs, paged",
+    description="Jobs the user may not read are listed as `UnauthorizedJob` without "
+    "arguments (and count in `total_count`); filters and sort on `qual_name`/`args` see "
+    "only what the user may read.",
+    parameters=[PAGE, PER_PAGE, FILTER, SORT, ORDER],
+    request={"application/json": openapi.LIST_BODY},
+    responses={200: paged(openapi.JOB)},
+)
+
+
+class JobListView(JobView):
+    """``GET /job`` lists the queue; ``POST /job`` enqueues."""
+
+    @_LIST
+    def get(self, request) -> Response:
+        return self.list_jobs(request)
+
+    @extend_schema(
+        summary="Enqueue a job",
+        description="Needs `job://<qual_name>/x`. `data` is the new job's id; with "
+        "`follow: true` the reply is a stream of server-sent events instead. Top-level keys "
+        "other than `qual_name`, `args`, `follow` must be job settings.",
+        request={"application/json": openapi.ENQUEUE_BODY},
+        responses={
+            (200, "application/json"): envelope({"type": "string"}, "the new job's id"),
+            **STREAM_RESPONSES,
+            (404, "application/json"): OpenApiResponse(ERROR, "no such job class"),
+        },
+    )
+    def post(self, request) -> Response:
+        qual_name = argument(request, "qual_name", as_type=str)
+        if not qual_name.strip():
+            raise BadRequest("parameter [qual_name] must be a qualified name module.Class")
+        if not self.access.can_execute_job(qual_name):
+            raise Forbidden(f"no permission to execute job [{qual_name[:255]}]")
+        job_args = argument(request, "args", {}, dict)
+        settings = enqueue_settings(request)
+        follow = argument(request, "follow", False, bool)
+        with job_errors():
+            job = services.enqueue(qual_name, by=self.by, args=job_args, **settings)
+        if follow:
+            return self.follow(job.id)
+        return Response(job.id)
+
+
+class JobQueueView(JobView):
+    """``GET|POST /job/queue``: the listing (core4 accepts both methods)."""
+
+    @_LIST
+    def get(self, request) -> Response:
+        return self.list_jobs(request)
+
+    @_LIST
+    def post(self, request) -> Response:
+        return self.list_jobs(request)
+
+
+class JobDetailView(JobView):
+    """``GET /job/<id>`` and ``GET /job/detail/<id>``."""
+
+    @extend_schema(
+        summary="A job, unfinished or finished (`journal`)",
+        parameters=[ID],
+        responses={200: envelope(openapi.JOB)},
+    )
+    def get(self, request, id: str) -> Response:  # noqa: A002 - core4's name
+        return Response(job_document(self.readable_job(id), readable=True))
+
+
+class JobFollowView(JobView):
+    """``GET /job/follow/<id>``: server-sent events until the job is final."""
+
+    @extend_schema(
+        summary="Follow a job: server-sent events `state`, `log`, `close`",
+        parameters=[ID],
+        responses=STREAM_RESPONSES,
+    )
+    def get(self, request, id: str):  # noqa: A002
+        return self.follow(self.readable_job(id).id)
+
+
+class JobLogView(JobView):
+    """``GET /job/log/<id>``: the job's captured output, paged, or followed."""
+
+    @extend_schema(
+        summary="The job's captured output and log lines, paged (or streamed with `follow`)",
+        parameters=[ID, PAGE, PER_PAGE, FOLLOW],
+        responses={(200, "application/json"): paged(openapi.LOG_LINE), **STREAM_RESPONSES},
+    )
+    def get(self, request, id: str):  # noqa: A002
+        job = self.readable_job(id)
+        if argument(request, "follow", False, bool):
+            return self.follow(job.id, states=False)
+        lines = list(enumerate(output_lines(job.stdout)))
+        return self.paginate(lines, lambda item: log_item(job, item[0], item[1]))
+
+
+ACTIONS = ("kill", "remove", "restart")
+
+
+class JobActionView(JobView):
+    """``PUT /job/kill|remove|restart/<id>``; other actions are 405 as in core4."""
+
+    @extend_schema(
+        summary="Kill (running jobs), remove (any unfinished job) or restart a job",
+        description="Needs `job://<qual_name>/x`. kill and remove reply `true`; restart "
+        "replies the id of the job that will run (the same id for a deferred/failed job, a "
+        "new one for a killed/inactive/error job), or streams it with `follow: true`.",
+        parameters=[
+            path("action", "kill, remove or restart"),
+            ID,
+            query("follow", bool, "restart only: stream the restarted job"),
+        ],
+        request={"application/json": openapi.FOLLOW_BODY},
+        responses={
+            (200, "application/json"): envelope(
+                {"oneOf": [{"type": "boolean", "enum": [True]}, {"type": "string"}]},
+                "kill/remove: true; restart: the id of the job that will run",
+            ),
+            **STREAM_RESPONSES,
+            (405, "application/json"): OpenApiResponse(ERROR, "unknown action"),
+        },
+    )
+    def put(self, request, action: str, id: str):  # noqa: A002
+        if action not in ACTIONS:
+            return self.unknown_action(request, action)
+        job = self.executable_job(id)
+        with job_errors():
+            if action == "kill":
+                services.kill(job.id, by=self.by)
+                return Response(True)
+            if action == "remove":
+                services.remove(job.id, by=self.by)
+                return Response(True)
+            restarted = services.restart(job.id, by=self.by)
+        if argument(request, "follow", False, bool):
+            return self.follow(restarted.id)
+        return Response(restarted.id)
+
+    def unknown_action(self, request, action: str) -> Response:
+        return error_response(405, f"unknown action {request.method} [{action[:100]}]")
+
+
+class SystemView(Core4APIView):
+    """``GET /system``: live workers with their running jobs, and the maintenance state."""
+
+    core4_name = SYSTEM_HANDLER
+
+    @extend_schema(
+        summary="Live workers and maintenance state",
+        responses={200: envelope(openapi.SYSTEM)},
+    )
+    def get(self, request) -> Response:
+        access = access_of(request.user)
+        workers = services.alive_workers()
+        running: dict[str, list[Job]] = {w.identifier: [] for w in workers}
+        jobs = (
+            Job.objects.filter(journaled=False, state=RUNNING, locked_by__in=list(running))
+            .only("id", "name", "locked_by", "started_at", "prog_value")
+            .order_by("started_at", "id")
+        )
+        for job in jobs:
+            running[job.locked_by].append(job)
+        can_read = lru_cache(maxsize=None)(access.can_read_job)
+        maintenance = services.maintenance()
+        return Response(
+            {
+                "alive": [worker_document(w, running[w.identifier], can_read) for w in workers],
+                "maintenance": {
+                    "system": maintenance["paused"],
+                    "project": maintenance["projects"],
+                },
+            }
+        )
+
+
+def enqueue_settings(request) -> dict[str, Any]:
+    """Job settings from the top-level arguments; anything unknown is a 400.
+
+    Query-string values are text and converted (``priority=5``, ``force=yes``); JSON values
+    go to the queue's validators as they are, so ``"worker": false`` or ``"priority": 1.5``
+    are refused there with a message that names the setting.
+    """
+    given = arguments(request)
+    unknown = sorted(str(k) for k in given if k not in SETTINGS and k not in ENQUEUE_RESERVED)
+    if unknown:
+        raise BadRequest(
+            f"unknown parameter [{unknown[0][:100]}]: job arguments go into [args], "
+            f"settings are {sorted(SETTINGS)}"
+        )
+    settings = {}
+    for key, kind in SETTING_TYPES.items():
+        if key not in given:
+            continue
+        value = given[key]
+        if isinstance(value, str) and kind is not str:
+            value = argument(request, key, as_type=kind)
+        settings[key] = value
+    return settings

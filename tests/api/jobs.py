@@ -1,0 +1,64 @@
+"""Job classes of the job API tests (importable by the worker processes of live stacks)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from jobqueue.job import CoreJob
+
+log = logging.getLogger(__name__)
+
+
+class EchoJob(CoreJob):
+    """Prints ``lines`` lines, logs one, sleeps ``sleep`` seconds in between steps."""
+
+    author = "test"
+
+    def execute(self, lines=3, sleep=0.0, **kwargs):
+        for n in range(lines):
+            print(f"hello world {n}", flush=True)
+            self.progress((n + 1) / lines, "echo", force=True)
+            if sleep:
+                time.sleep(sleep)
+        self.logger.info("echo done")
+
+
+class SleepJob(CoreJob):
+    """Runs until killed (or ``seconds`` passed), printing a heartbeat line."""
+
+    author = "test"
+
+    def execute(self, seconds=120, **kwargs):
+        started = time.monotonic()
+        print("sleeping", flush=True)
+        while time.monotonic() - started < seconds:
+            time.sleep(0.2)
+
+
+class FailJob(CoreJob):
+    """Fails on every attempt."""
+
+    author = "test"
+    attempts = 1
+
+    def execute(self, **kwargs):
+        print("about to fail", flush=True)
+        raise RuntimeError("expected failure")
+
+
+class OtherJob(CoreJob):
+    """A job of another family: users with ``job://tests.api.jobs.EchoJob`` rights cannot see it."""
+
+    author = "test"
+
+    def execute(self, **kwargs):
+        return None
+
+
+class NoAuthorJob(CoreJob):
+    def execute(self, **kwargs):
+        return None
+
+
+NOT_A_JOB = 42
