@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "accounts",
     "jobqueue",
     "events",
+    "dashboard",
     "core4site.apps.Core4SiteConfig",
 ]
 
@@ -132,9 +133,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Test databases: a file per test process, like the product's, not Django's shared-cache
     # in-memory default, whose table locks fail concurrent threads at once ("database table
     # is locked") where the WAL file waits (busy_timeout) — the event hub reads in a thread.
-    DATABASES["default"].setdefault(
-        "TEST", {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-    )
+    DATABASES["default"].setdefault("TEST", {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -241,6 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_permissions.HasCore4APIAccess"],
     "DEFAULT_PAGINATION_CLASS": "core4site.api.pagination.Core4Pager",
     "EXCEPTION_HANDLER": "core4site.api.exceptions.core4_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core4site.api.negotiation.AlwaysJSON",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "core4site.schema.Core4AutoSchema",
 }

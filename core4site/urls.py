@@ -16,6 +16,7 @@ urlpatterns = [
     path(API + "schema/", SpectacularAPIView.as_view(), name="schema"),
     path(API + "schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(API + "schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("dashboard.urls")),
 ]
 
 handler404 = errors.not_found

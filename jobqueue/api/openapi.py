@@ -191,6 +191,19 @@ SYSTEM = component(
     },
 )
 
+MAINTENANCE = component(
+    "Maintenance",
+    {
+        "type": "object",
+        "properties": {
+            "changed": {"type": "boolean", "description": "false if it was so already"},
+            "system": {"type": "boolean", "description": "all workers paused"},
+            "project": {"type": "array", "items": _STR, "description": "paused projects"},
+        },
+        "required": ["changed", "system", "project"],
+    },
+)
+
 SETTING_PROPERTIES = {
     "attempts": {"type": "integer", "minimum": 1},
     "defer_time": {"type": "integer", "minimum": 1},

@@ -8,6 +8,7 @@ detail, stream, log and every action on it are 403 with a message that names onl
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -274,6 +275,54 @@ class SystemView(Core4APIView):
                     "project": maintenance["projects"],
                 },
             }
+        )
+
+
+PROJECT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+MAINTENANCE_ACTIONS = {"pause": services.pause, "resume": services.resume}
+
+
+class MaintenanceView(Core4APIView):
+    """``PUT /system/pause`` and ``/system/resume``: stop or restart picking jobs.
+
+    Without ``project`` for the whole queue (administrators, ``cop``); with ``project`` (the
+    first part of job names) for users who may execute that project's jobs
+    (``job://<project>…/x``). Running jobs are not touched.
+    """
+
+    core4_name = SYSTEM_HANDLER
+
+    @extend_schema(
+        summary="Pause or resume picking, for all jobs or one project",
+        parameters=[
+            path("action", "`pause` or `resume`"),
+            query("project", str, "first part of job names; none = the whole queue"),
+        ],
+        request=None,
+        responses={
+            200: envelope(openapi.MAINTENANCE),
+            (400, "application/json"): OpenApiResponse(ERROR, "invalid project name"),
+            (403, "application/json"): OpenApiResponse(ERROR, "not allowed"),
+            (405, "application/json"): OpenApiResponse(ERROR, "unknown action"),
+        },
+    )
+    def put(self, request, action: str) -> Response:
+        change = MAINTENANCE_ACTIONS.get(action)
+        if change is None:
+            return error_response(405, f"unknown action {request.method} [{action[:100]}]")
+        project = argument(request, "project", None, str)
+        access = access_of(request.user)
+        if project is None:
+            if not access.is_admin:
+                raise Forbidden(f"to {action} the whole queue you need cop")
+        elif not PROJECT_NAME.match(project):
+            raise BadRequest("parameter [project] must be the first part of a job name")
+        elif not access.can_execute_job(project + "."):
+            raise Forbidden(f"to {action} project [{project}] you need job://{project}.*/x")
+        changed = change(project, by=request.user.name)
+        state = services.maintenance()
+        return Response(
+            {"changed": changed, "system": state["paused"], "project": state["projects"]}
         )
 
 

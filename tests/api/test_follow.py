@@ -59,6 +59,17 @@ def test_follow_complete_job(api):
     assert events[-1] == ("close", {"state": 1, "log": 3, "reason": "final"})
 
 
+@pytest.mark.parametrize("accept", ["text/event-stream", "text/html", "application/xml"])
+def test_follow_whatever_the_accept_header(api, accept):
+    """Browsers' EventSource always sends ``Accept: text/event-stream``: never a 406."""
+    job = finish(enqueue(ECHO), "one")
+    response = api.get(f"/job/follow/{job.id}", HTTP_ACCEPT=accept)
+    assert [e for e, _ in sse_events(response)] == ["log", "state", "close"]
+    assert api.get(f"/job/{job.id}", HTTP_ACCEPT=accept)["Content-Type"].startswith(
+        "application/json"
+    )
+
+
 def test_follow_killed_job(api):
     job = kill(enqueue(ECHO))
     events = sse_events(api.get(f"/job/follow/{job.id}"))

@@ -432,3 +432,34 @@ def test_system_needs_its_api_permission(as_user):
     response = as_user("none").get("/system")  # job API only
     assert response.status_code == 403
     assert as_user("cop").post("/system").status_code == 405
+
+
+def test_pause_and_resume_the_queue_or_a_project(api, client):
+    from accounts.tokens import issue_token
+    from tests.api.conftest import Api, make_user
+
+    standard = "api://core4.api.v1.request.standard.*"
+    operator = Api(
+        client, str(issue_token(make_user("operator", [standard, r"job://tests\..*/x"])))
+    )
+    viewer = Api(client, str(issue_token(make_user("viewer", [standard, r"job://tests\..*/r"]))))
+
+    assert data_of(api.put("/system/pause")) == {"changed": True, "system": True, "project": []}
+    assert data_of(api.put("/system/pause"))["changed"] is False
+    assert data_of(api.put("/system/resume"))["system"] is False
+
+    whole = operator.put("/system/pause")
+    assert whole.status_code == 403 and "need cop" in error_of(whole)
+    assert data_of(operator.put("/system/pause", {"project": "tests"}))["project"] == ["tests"]
+    assert data_of(api.get("/system"))["maintenance"] == {"system": False, "project": ["tests"]}
+    other = operator.put("/system/pause", {"project": "jobqueue"})
+    assert other.status_code == 403 and "job://jobqueue.*/x" in error_of(other)
+    assert viewer.put("/system/resume", {"project": "tests"}).status_code == 403
+    assert data_of(operator.put("/system/resume?project=tests"))["project"] == []
+
+    for bad in ["", "a.b", "x y", "1abc", "a" * 101]:
+        response = api.put("/system/pause", {"project": bad})
+        assert response.status_code == 400, bad
+    assert api.put("/system/stop").status_code == 405
+    assert api.get("/system/pause").status_code == 405
+    assert Api(client).put("/system/pause").status_code == 401

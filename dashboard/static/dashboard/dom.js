@@ -1,0 +1,149 @@
+// Small DOM helpers. Data only ever reaches the page as text (textContent, attributes set
+// through the DOM API) — never as markup.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key === "text") el.textContent = String(value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+
+export const STATES = ["pending", "running", "deferred", "failed", "error", "inactive", "killed"];
+export const STATE_LABELS = {
+  pending: "Pending", running: "Running", deferred: "Deferred", failed: "Failed",
+  error: "Error", inactive: "Inactive", killed: "Killed", complete: "Complete",
+};
+export const FLAG_LABELS = { zombie: "zombie", wall: "non-stop", nonstop: "non-stop", removed: "removed", killed: "killed" };
+
+export function stateBadge(state) {
+  return h("span", { class: `badge state-${String(state)}`, text: STATE_LABELS[state] || String(state) });
+}
+
+export function progressBar(value, message) {
+  const pct = typeof value === "number" && isFinite(value) ? Math.max(0, Math.min(1, value)) * 100 : null;
+  const bar = h("div", { class: "progress", title: message || "" },
+    h("div", { class: "progress-fill" }),
+    h("span", { class: "progress-text", text: pct === null ? "–" : `${pct.toFixed(0)} %` }));
+  bar.firstChild.style.width = `${pct || 0}%`;
+  return bar;
+}
+
+export function flagBadges(flags) {
+  const out = [];
+  for (const [key, label] of Object.entries(FLAG_LABELS)) {
+    if (flags && flags[key] && !out.some((b) => b.textContent === label)) {
+      out.push(h("span", { class: `flag flag-${label}`, text: label }));
+    }
+  }
+  return out;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+export function parseTime(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  return isNaN(d) ? null : d;
+}
+
+export function fmtClock(value) {
+  const d = parseTime(value);
+  return d ? `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` : "–";
+}
+
+export function fmtDateTime(value) {
+  const d = parseTime(value);
+  if (!d) return "–";
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtClock(d)}`;
+}
+
+export function fmtDuration(seconds) {
+  if (typeof seconds !== "number" || !isFinite(seconds)) return "–";
+  if (seconds < 1) return `${(seconds * 1000).toFixed(0)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
+  if (m < 60) return `${m} min ${s} s`;
+  const hr = Math.floor(m / 60);
+  return hr < 48 ? `${hr} h ${m % 60} min` : `${Math.floor(hr / 24)} d ${hr % 24} h`;
+}
+
+export function fmtAgo(value) {
+  const d = parseTime(value);
+  if (!d) return "–";
+  const s = Math.max(0, (Date.now() - d.getTime()) / 1000);
+  if (s < 5) return "just now";
+  return s < 60 ? `${Math.round(s)} s ago` : `${fmtDuration(Math.round(s))} ago`;
+}
+
+export function toast(text, kind = "info") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const el = h("div", { class: `toast toast-${kind}`, role: "status", text });
+  box.append(el);
+  setTimeout(() => el.remove(), kind === "error" ? 8000 : 4000);
+}
+
+/** A modal confirmation; resolves true when confirmed. */
+export function confirmDialog(title, text, action = "Confirm", danger = true) {
+  const dialog = document.getElementById("confirm");
+  clear(dialog,
+    h("form", { method: "dialog", class: "dialog-body" },
+      h("h3", { text: title }),
+      h("p", { text }),
+      h("div", { class: "dialog-actions" },
+        h("button", { value: "cancel", class: "btn", type: "submit", text: "Cancel" }),
+        h("button", { value: "ok", class: danger ? "btn btn-danger" : "btn btn-primary", type: "submit", "data-confirm": "ok", text: action }))));
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+}
+
+export function deniedNote(what, handler) {
+  return h("div", { class: "denied", role: "note" },
+    h("strong", { text: "Not allowed. " }),
+    `Your roles do not include access to ${what}`,
+    handler ? h("code", { text: ` (${handler})` }) : null, ".");
+}
+
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** A qualified job name, breakable between module and class: "pkg.mod." + "Class". */
+export function qualName(name) {
+  const text = String(name ?? "");
+  const dot = text.lastIndexOf(".");
+  if (dot < 0) return h("span", { class: "qual-cls", text });
+  return h("span", { class: "qual", title: text },
+    h("span", { class: "qual-mod", text: text.slice(0, dot + 1) }), h("wbr"),
+    h("span", { class: "qual-cls", text: text.slice(dot + 1) }));
+}

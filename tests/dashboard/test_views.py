@@ -1,0 +1,102 @@
+"""The dashboard's server side: the login gate, the page's headers, the access check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from accounts.models import User
+from accounts.tokens import COOKIE_NAME, issue_token
+
+
+@pytest.fixture
+def user(db):
+    def make(name, perm=(), password="secret"):
+        user = User(name=name, email=f"{name}@example.com", perm=list(perm))
+        user.set_password(password)
+        user.save()
+        return user
+
+    return make
+
+
+def signed_in(client, user):
+    client.cookies[COOKIE_NAME] = str(issue_token(user))
+    return client
+
+
+def test_dashboard_redirects_to_login_without_a_valid_cookie(client, db):
+    response = client.get("/?x=1")
+    assert response.status_code == 302
+    assert response["Location"] == "/login?next=%2F%3Fx%3D1"
+    client.cookies[COOKIE_NAME] = "forged.token.value"
+    assert client.get("/").status_code == 302
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert b'id="login-form"' in page.content
+
+
+def test_dashboard_page_for_a_signed_in_user_has_strict_headers(client, user):
+    signed_in(client, user("alice"))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b'src="/static/dashboard/app.js"' in response.content
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response["Cache-Control"] == "no-store"
+    # already signed in: the login page forwards, but only to paths of this site
+    assert client.get("/login?next=/%23/jobs")["Location"] == "/#/jobs"
+    assert client.get("/login?next=https://evil.example/")["Location"] == "/"
+    assert client.get("/login?next=//evil.example/")["Location"] == "/"
+
+
+def test_logout_endpoint_clears_the_cookie(client, user):
+    signed_in(client, user("alice"))
+    response = client.post("/logout")
+    assert response.status_code == 302 and response["Location"] == "/login"
+    assert response.cookies[COOKIE_NAME].value == ""
+    assert client.get("/logout").status_code == 405
+
+
+def test_access_is_decided_by_the_permission_engine(client, user):
+    names = ["app.jobs.Report", "app.jobs.Secret", "other.Job"]
+    signed_in(
+        client,
+        user(
+            "bob",
+            perm=[
+                "api://core4.api.v1.request.queue.history.*",
+                "api://core4.api.v1.request.job.JobRequest/r",
+                "job://app\\.jobs\\.Rep/x",
+                "job://app\\.jobs/r",
+            ],
+        ),
+    )
+    response = client.get("/dashboard/access", {"names": json.dumps(names)})
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["user"] == "bob" and data["admin"] is False
+    assert data["api"]["queue_history"]["r"] and data["api"]["jobs_history"]["r"]
+    assert data["api"]["job"] == {"r": True, "c": False, "u": False, "d": False}
+    assert not data["api"]["event"]["r"] and not data["api"]["system"]["r"]
+    assert data["jobs"] == {
+        "app.jobs.Report": {"read": True, "execute": True},
+        "app.jobs.Secret": {"read": True, "execute": False},
+        "other.Job": {"read": False, "execute": False},
+    }
+    assert data["execute_any"] is True
+    assert data["handlers"]["job"] == "core4.api.v1.request.job.JobRequest"
+
+
+def test_access_for_admin_and_for_nobody(client, user):
+    signed_in(client, user("root", perm=["cop"]))
+    data = client.get("/dashboard/access", {"names": '["x.Y"]'}).json()["data"]
+    assert data["admin"] and data["execute_any"] and data["jobs"]["x.Y"]["execute"]
+    assert all(all(letters.values()) for letters in data["api"].values())
+    client.cookies.clear()
+    response = client.get("/dashboard/access")
+    assert response.status_code == 401
+    assert response.json()["code"] == 401
+    signed_in(client, user("carol"))
+    assert client.get("/dashboard/access", {"names": "not json"}).status_code == 400
