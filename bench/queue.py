@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--latency-samples", type=int, default=100)
     parser.add_argument("--database", default="core4_bench")
+    parser.add_argument("--skip-depth", action="store_true", help="drain and queries only")
     opts = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     if not base.startswith(("postgres://", "postgresql://")):
@@ -93,6 +94,9 @@ def main() -> None:
           f"{os.cpu_count()} cores, job_transition receivers: {receivers}, "
           f"events app: {'yes' if Event else 'no'}")  # fmt: skip
 
+    # --- round trips per job --------------------------------------------------------------
+    print_queries_per_job(opts.concurrency)
+
     # --- enqueue ------------------------------------------------------------------------------
     t0 = time.perf_counter()
     for i in range(opts.jobs):
@@ -109,12 +113,16 @@ def main() -> None:
         while Job.objects.filter(journaled=False).exists():
             time.sleep(0.2)
         first, last = (
-            Job.objects.filter(name=NOOP).order_by("started_at").values("started_at")[0],
-            Job.objects.filter(name=NOOP).order_by("-finished_at").values("finished_at")[0],
+            Job.objects.filter(name=NOOP, args__has_key="n")
+            .order_by("started_at")
+            .values("started_at")[0],
+            Job.objects.filter(name=NOOP, args__has_key="n")
+            .order_by("-finished_at")
+            .values("finished_at")[0],
         )
         first, last = first["started_at"], last["finished_at"]
         drain = opts.jobs / (last - first).total_seconds()
-        complete = Job.objects.filter(name=NOOP, state="complete").count()
+        complete = Job.objects.filter(name=NOOP, args__has_key="n", state="complete").count()
         stored = (Event.objects.count() - events_before) if Event else 0
         print(f"drain: {complete}/{opts.jobs} complete, {drain:.0f} jobs/s with 1 worker "
               f"--concurrency {opts.concurrency}, each job in its own process; "
@@ -137,6 +145,9 @@ def main() -> None:
     finally:
         worker.terminate()
         worker.wait(30)
+
+    if opts.skip_depth:
+        return
 
     # --- transition cost vs depth -------------------------------------------------------------
     def cycle(tag: str, n: int = 300) -> dict[str, float]:
@@ -185,6 +196,100 @@ def main() -> None:
     print(f"summary_rows(): {shallow['summary']:.2f} ms at 0, {deep['summary']:.2f} ms at "
           f"{opts.depth:,} unfinished jobs ({len(summary_rows())} rows)")  # fmt: skip
     print(f"counts now: {transitions.counts()}")
+    print_plans()
+
+
+def print_queries_per_job(concurrency: int, jobs: int = 100) -> None:
+    """SQL statements (round trips, BEGIN/COMMIT included) per transition and per job."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobqueue import services, transitions
+    from jobqueue.models import Job
+    from jobqueue.signals import job_transition
+    from jobqueue.worker import Worker
+
+    with CaptureQueriesContext(connection) as queries:
+        marks = [0]
+        job = services.enqueue(NOOP, queries="cycle")
+        marks.append(len(queries))
+        assert transitions.pick("bench-q").id == job.id
+        marks.append(len(queries))
+        transitions.start(job.id, "bench-q", os.getpid())
+        marks.append(len(queries))
+        transitions.complete(job.id, "bench-q")
+        marks.append(len(queries))
+    steps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    print("statements per transition (in process): enqueue {}, pick {}, start {}, complete {}"
+          .format(*steps))  # fmt: skip
+
+    # the worker's own statements while it drains `jobs` no-op jobs (housekeeping included)
+    for i in range(jobs):
+        services.enqueue(NOOP, queries=i)
+    done = []
+
+    def completed(sender, event, **kwargs):
+        if event == "complete_job":
+            done.append(1)
+
+    job_transition.connect(completed, weak=False)
+    worker = Worker("bench-q", concurrency)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            worker.run(until=lambda: len(done) >= jobs, timeout=300)
+    finally:
+        job_transition.disconnect(completed)
+    kinds: dict[str, int] = {}
+    for query in queries.captured_queries:
+        word = query["sql"].lstrip().split(None, 1)[0].upper()
+        kinds[word] = kinds.get(word, 0) + 1
+    detail = ", ".join(f"{k} {v / jobs:.1f}" for k, v in sorted(kinds.items(), key=lambda i: -i[1]))
+    print(f"worker statements per job ({jobs} jobs, --concurrency {concurrency}, in process, "
+          f"housekeeping included): {len(queries) / jobs:.1f} ({detail})")  # fmt: skip
+    assert not Job.objects.filter(journaled=False).exists()
+
+
+def print_plans() -> None:
+    """EXPLAIN ANALYZE of the statements whose cost must not grow with the queue: the
+    summary query, and every statement of a pick (run and rolled back)."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from jobqueue import transitions
+    from jobqueue.summary import summary_rows
+
+    class Rollback(Exception):
+        pass
+
+    def explain(title: str, sql: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql)
+            lines = [row[0] for row in cursor.fetchall()]
+        print(f"plan: {title}")
+        for line in lines:
+            print("    " + line)
+
+    with CaptureQueriesContext(connection) as queries:
+        summary_rows()
+    explain("summary_rows()", queries.captured_queries[-1]["sql"])
+    with CaptureQueriesContext(connection) as queries:
+        try:
+            with transaction.atomic():
+                transitions.pick("bench-plan")
+                raise Rollback
+        except Rollback:
+            pass
+    statements = [
+        q["sql"] for q in queries.captured_queries
+        if q["sql"].lstrip().split(None, 1)[0].upper() in {"SELECT", "UPDATE", "WITH"}
+    ]  # fmt: skip
+    try:
+        with transaction.atomic():
+            for sql in statements:
+                explain("pick: " + " ".join(sql.split())[:90] + " …", sql)
+            raise Rollback
+    except Rollback:
+        pass
 
 
 if __name__ == "__main__":

@@ -204,6 +204,8 @@ CORE4_WORKER_GRACE = env.float("CORE4_WORKER_GRACE", default=30.0)
 CORE4_WORKER_POLL = env.float("CORE4_WORKER_POLL", default=0.05)
 #: Directory for the job output files while jobs run (default: the system's temp dir).
 CORE4_WORKER_TMP = env.str("CORE4_WORKER_TMP", default="") or None
+#: Fork job processes from a small fork server rather than from the worker (docs/queue.md).
+CORE4_WORKER_FORKSERVER = env.bool("CORE4_WORKER_FORKSERVER", default=True)
 #: Management commands the summary-lease holder runs once a day.
 CORE4_WORKER_DAILY_COMMANDS = env.list("CORE4_WORKER_DAILY_COMMANDS", default=["prune_events"])
 #: Seconds between queue summaries (float allowed).
@@ -240,7 +242,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_permissions.HasCore4APIAccess"],
     "DEFAULT_PAGINATION_CLASS": "core4site.api.pagination.Core4Pager",
     "EXCEPTION_HANDLER": "core4site.api.exceptions.core4_exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core4site.api.negotiation.AlwaysJSON",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core4site.api.negotiation.NeverNotAcceptable",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "core4site.schema.Core4AutoSchema",
 }

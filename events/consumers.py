@@ -24,6 +24,7 @@ from events.hub import BATCH, fetch_after
 from events.models import MAX_CHANNEL, parse_id
 from events.outbox import store
 from events.summary import access_key
+from events.wire import Writer, raw_writer
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.access_key = access_key(NO_ACCESS)
         self.hub: hubs.Hub | None = None
         self._expiry: asyncio.TimerHandle | None = None
+        #: daphne: writes a pre-framed message straight to the socket (events.wire)
+        self.write_frame: Writer | None = None
 
     # --- connection -------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -95,6 +98,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.author = user.name
         self.hub = await hubs.join(self)
         await self.accept()
+        self.write_frame = raw_writer(self.base_send)
         token = self.scope.get("token")
         if token is not None and "exp" in token:
             delay = max(0.0, float(token["exp"]) - time.time())

@@ -36,6 +36,7 @@ from django.db.models import Max
 from events.models import QUEUE, Event
 from events.outbox import HUB_GROUP
 from events.summary import mask
+from events.wire import Writer, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class Member(Protocol):
     access_key: Hashable
 
     async def send_frame(self, frame: str) -> None: ...
+
+    #: optional: write a pre-framed message (:mod:`events.wire`); False: use ``send_frame``
+    write_frame: Writer | None
 
 
 def encode(document: dict) -> str:
@@ -218,10 +222,16 @@ class Hub:
     # --- fan-out ----------------------------------------------------------------------------
     async def dispatch_event(self, pk: int, channel: str, frame: str) -> None:
         self.last_id = max(self.last_id, pk)
+        wire = None  # the WebSocket frame, built once for the sockets that take it raw
         for member in list(self.members):
             if member.replaying or pk <= member.cursor or channel not in member.interests:
                 continue
             member.cursor = pk
+            write = getattr(member, "write_frame", None)
+            if write is not None:
+                wire = wire or text_frame(frame)
+                if write(*wire):
+                    continue
             await member.send_frame(frame)
 
     async def dispatch_summary(self, message: dict) -> None:
@@ -238,6 +248,7 @@ class Hub:
             }
         )[:-1]
         frames: dict[Hashable, str] = {}
+        wires: dict[Hashable, tuple[bytes, int]] = {}
         for member in list(self.members):
             if member.replaying or QUEUE not in member.interests:
                 continue
@@ -251,6 +262,11 @@ class Hub:
             if frame is None:
                 frame = frames[key] = f'{head},"data":{data}}}'
             member.last_summary = data
+            write = getattr(member, "write_frame", None)
+            if write is not None:
+                wire = wires.get(key) or wires.setdefault(key, text_frame(frame))
+                if write(*wire):
+                    continue
             await member.send_frame(frame)
 
 

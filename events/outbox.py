@@ -14,8 +14,11 @@ every earlier one finished. SQLite needs nothing: its writers are serialised fro
 (``transaction_mode = IMMEDIATE``). The price is that event-writing transactions serialise
 from their event insert to their commit — the tail of a transition, a few hundred µs.
 
-Publishing never fails the change: if the channel layer is unreachable (no server running,
-Redis down) a warning is logged; the event is stored and clients catch up by ``since``.
+Publishing never fails nor slows the change: ``on_commit`` only hands the event's id to
+this process's publisher thread (:mod:`events.publisher`: one event loop and one Redis
+connection pool per process, wake-ups coalesced to the highest id). If the channel layer is
+unreachable (no server running, Redis down) a warning is logged; the event is stored and
+clients catch up by ``since`` (and the hubs' poll).
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import asyncio
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connections, transaction
 
 from core4site.ids import isoformat, utcnow
+from events import publisher
 from events.models import QUEUE, Event, os_user
 
 log = logging.getLogger(__name__)
@@ -40,11 +43,35 @@ COMMIT_ORDER_LOCK = 0x636F726534657674  # "core4evt"
 PUBLISH_TIMEOUT = 5.0
 
 
-def _lock_commit_order(using: str) -> None:
+#: PostgreSQL: take the commit-order lock and insert, in one round trip. The lock's CTE is
+#: read before the row is formed, so the id (the column default, ``nextval``) is drawn
+#: after the lock is held.
+_INSERT_SQL = """
+WITH ordered AS (SELECT pg_advisory_xact_lock(%s))
+INSERT INTO {table} ({columns}) SELECT {values} FROM ordered RETURNING {pk}
+"""
+_COLUMNS = ("created", "name", "author", "channel", "data", "total")
+
+
+def _insert_ordered(event: Event, using: str) -> None:
+    """Insert ``event`` under the commit-order lock (PostgreSQL); sets its ``pk``."""
     connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK])
+    fields = [Event._meta.get_field(name) for name in _COLUMNS]
+    quote = connection.ops.quote_name
+    sql = _INSERT_SQL.format(
+        table=quote(Event._meta.db_table),
+        columns=", ".join(quote(field.column) for field in fields),
+        values=", ".join(["%s"] * len(fields)),
+        pk=quote(Event._meta.pk.column),
+    )
+    params = [COMMIT_ORDER_LOCK] + [
+        field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = using
 
 
 def queue_total(data: Any) -> int | None:
@@ -59,11 +86,14 @@ def store(
 ) -> Event:
     """Insert an event (in the caller's transaction, or its own) and announce it on commit."""
     total = queue_total(data) if channel == QUEUE else None
-    with transaction.atomic(using=using):
-        _lock_commit_order(using)
-        event = Event.objects.using(using).create(
-            name=name, channel=channel, data=data, author=author or os_user(), total=total
-        )
+    event = Event(name=name, channel=channel, data=data, author=author or os_user(), total=total)
+    # inside the transition's transaction no savepoint: a failed insert fails the transition
+    inside = transaction.get_connection(using).in_atomic_block
+    with transaction.atomic(using=using, savepoint=not inside):
+        if connections[using].vendor == "postgresql":
+            _insert_ordered(event, using)
+        else:  # SQLite: writers are serialised from BEGIN IMMEDIATE
+            event.save(using=using, force_insert=True)
         transaction.on_commit(lambda: announce(event.pk), using=using)
     return event
 
@@ -76,24 +106,27 @@ async def _group_send(message: dict) -> None:
     await asyncio.wait_for(layer.group_send(HUB_GROUP, message), PUBLISH_TIMEOUT)
 
 
-def _publish(message: dict) -> bool:
-    """Send ``message`` to every server's hub; ``False`` (and a warning) if that failed."""
-    try:
-        async_to_sync(_group_send)(message)
-    except Exception as exc:  # noqa: BLE001 - publishing must never fail the change
-        log.warning(
-            "events: channel layer unreachable, %s not published (%s: %s); "
-            "stored events reach clients on their next event or resume",
-            message.get("type"),
-            type(exc).__name__,
-            exc,
-        )
-        return False
-    return True
+def _publish_failed(message: dict, exc: BaseException) -> None:
+    log.warning(
+        "events: channel layer unreachable, %s not published (%s: %s); "
+        "stored events reach clients on their next event or resume",
+        message.get("type"),
+        type(exc).__name__,
+        exc,
+    )
+
+
+def _publisher() -> publisher.Publisher:
+    return publisher.get(_group_send, _publish_failed)
+
+
+def flush(timeout: float = publisher.SEND_TIMEOUT) -> bool:
+    """Wait until this process's announcements went out (tests, short-lived commands)."""
+    return publisher.flush(timeout)
 
 
 async def apublish(message: dict) -> bool:
-    """:func:`_publish` for async callers."""
+    """Send ``message`` now, from async code; ``False`` (and a warning) if that failed."""
     try:
         await _group_send(message)
     except Exception as exc:  # noqa: BLE001
@@ -106,9 +139,9 @@ def wakeup_message(event_id: int) -> dict:
     return {"type": "hub.wakeup", "id": event_id}
 
 
-def announce(event_id: int) -> bool:
-    """Tell the hubs that events up to ``event_id`` committed."""
-    return _publish(wakeup_message(event_id))
+def announce(event_id: int) -> None:
+    """Tell the hubs (soon, from the publisher thread) that events up to ``event_id`` committed."""
+    _publisher().wakeup(wakeup_message(event_id))
 
 
 def summary_message(rows: list[dict], author: str | None) -> dict:
@@ -129,4 +162,4 @@ def on_job_transition(sender, *, event: str, job, counts: dict, author: str | No
 
 def on_queue_summary(sender, *, rows: list[dict], author: str | None = None, **kw):
     """``jobqueue.signals.queue_summary``: broadcast raw; each socket masks its own copy."""
-    _publish(summary_message(list(rows), author))
+    _publisher().summary(summary_message(list(rows), author))

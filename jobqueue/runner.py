@@ -17,12 +17,17 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from jobqueue.job import SETTINGS, JobDeferred, load_job_class
 
 #: Inherited connection objects, referenced until ``os._exit`` so they are never finalised.
 _INHERITED: list[Any] = []
+#: Called in the job process right before it leaves (``os._exit`` skips ``atexit``): apps
+#: that buffer work for a background thread flush it here (the events app's announcements
+#: of transitions a job made itself, e.g. an enqueue).
+before_exit: list[Callable[[], Any]] = []
 
 
 def detach_inherited(*extra: Any) -> None:
@@ -77,6 +82,9 @@ def run_child(job: dict, report_fd: int, output_fd: int, keep: tuple = ()) -> No
     except BaseException:  # noqa: BLE001 - nothing may escape into the worker's code
         code = 1
     finally:
+        for hook in before_exit:
+            with contextlib.suppress(BaseException):
+                hook()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()

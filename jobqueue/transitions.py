@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import socket
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -90,18 +91,62 @@ def _counted(job: Job) -> str | None:
     return None if job.journaled else job.state
 
 
-def _shift(old: str | None, new: str | None) -> None:
-    """Move one job between counters; rows locked in state order (no deadlocks)."""
+#: PostgreSQL: shift the counters of at most two states and read all counts, in one round
+#: trip. The shifted rows are locked in state order first (no deadlocks between transitions
+#: shifting in opposite directions); their new values come from RETURNING, the others from
+#: the statement's snapshot (a data-modifying CTE's changes are invisible to the rest of it).
+_SHIFT_SQL = """
+WITH locked AS (
+    SELECT state FROM {table} WHERE state = ANY(%(states)s) ORDER BY state FOR UPDATE
+), shifted AS (
+    UPDATE {table} AS c
+    SET n = c.n + CASE c.state WHEN %(old)s THEN -1 ELSE 1 END
+    FROM locked WHERE c.state = locked.state
+    RETURNING c.state, c.n
+)
+SELECT state, n FROM shifted
+UNION ALL
+SELECT state, n FROM {table} WHERE NOT (state = ANY(%(states)s))
+"""
+
+
+def _shift(old: str | None, new: str | None) -> dict[str, int] | None:
+    """Move one job between counters; rows locked in state order (no deadlocks).
+
+    Returns the counts after the change (as :func:`counts`) when it read them on the way
+    (PostgreSQL), else None.
+    """
     if old == new:
-        return
+        return None
     deltas = {}
     if old:
         deltas[old] = -1
     if new:
         deltas[new] = 1
+    if connection.vendor == "postgresql":
+        sql = _SHIFT_SQL.format(table=connection.ops.quote_name(QueueCount._meta.db_table))
+        params = {"states": sorted(deltas), "old": old or ""}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        shifted = {state for state, _ in rows} & set(deltas)
+        if len(shifted) == len(deltas):
+            return {state: n for state, n in sorted(rows) if n > 0}
+        # a counter row is missing (after a flush; migrate creates them): the rows that
+        # exist were shifted, create the others
+        _create_counters({state: deltas[state] for state in deltas if state not in shifted})
+        return None
     for state in sorted(deltas):
         if not QueueCount.objects.filter(state=state).update(n=F("n") + deltas[state]):
-            QueueCount.objects.create(state=state, n=max(deltas[state], 0))
+            _create_counters({state: deltas[state]})
+    return None
+
+
+def _create_counters(deltas: dict[str, int]) -> None:
+    for state, delta in sorted(deltas.items()):
+        _, created = QueueCount.objects.get_or_create(state=state, defaults={"n": max(delta, 0)})
+        if not created:  # another transaction created it meanwhile
+            QueueCount.objects.filter(state=state).update(n=F("n") + delta)
 
 
 def recount() -> dict[str, int]:
@@ -127,8 +172,10 @@ def recount() -> dict[str, int]:
     return counts()
 
 
-def _emit(event: str, job: Job, by: str | None) -> None:
-    job_transition.send(sender=Job, event=event, job=job, counts=counts(), author=author_of(by))
+def _emit(event: str, job: Job, by: str | None, now_counts: dict[str, int] | None = None) -> None:
+    if now_counts is None:
+        now_counts = counts()
+    job_transition.send(sender=Job, event=event, job=job, counts=now_counts, author=author_of(by))
 
 
 def notify() -> None:
@@ -138,9 +185,37 @@ def notify() -> None:
             cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
-def _save(job: Job, old: str | None, *fields: str) -> None:
+def _save(job: Job, old: str | None, *fields: str) -> dict[str, int] | None:
+    """Write ``fields`` and shift the counters; the counts after it if they were read."""
     job.save(update_fields=fields)
-    _shift(old, _counted(job))
+    return _shift(old, _counted(job))
+
+
+@contextmanager
+def batch(job_ids: list[str]):
+    """One transaction for several transitions of the jobs ``job_ids`` (a worker records
+    what its job processes reported since its last turn: one commit instead of one each).
+
+    Every transition locks its job row, then the counter rows it shifts (in state order),
+    then the events' commit-order lock. Several transitions in one transaction would take
+    them out of that order — a counter row after the commit-order lock, a second job row
+    after a counter row — and could deadlock with a single transition doing it the usual
+    way. So the batch takes them in that order up front: its job rows (by id), then every
+    counter row (by state) — even for one transition, which may remove its job in a second
+    shift (a requested removal). The transitions inside only re-enter locks they hold. Picks
+    may follow, with ``pick(busy=...)``: they lock rows only with
+    ``SKIP LOCKED`` and per-name locks only if free, so they never wait inside the batch.
+    Each transition inside keeps its own savepoint: a refused one (``JobError``) rolls back
+    alone.
+    """
+    with transaction.atomic():
+        ids = sorted(set(job_ids))
+        if ids:
+            jobs = Job.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            list(jobs.values_list("pk", flat=True))
+        counters = QueueCount.objects.select_for_update().order_by("state")
+        list(counters.values_list("state", flat=True))
+        yield
 
 
 def _lock(job_id: str) -> Job:
@@ -204,13 +279,24 @@ def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa:
         **settings,
     )
     job.save(force_insert=True)
-    _shift(None, PENDING)
-    _emit("enqueue_job", job, by)
+    _emit("enqueue_job", job, by, _shift(None, PENDING))
     notify()
     return job
 
 
 # --- worker side ------------------------------------------------------------------------------
+#: ``max_parallel`` no job reaches: excludes every job of a name from the candidates.
+_ALL = 2**31 - 1
+
+
+def _name_lock(name: str, wait: bool) -> bool:
+    """The per-name lock of ``max_parallel`` (PostgreSQL); False if busy and not ``wait``."""
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(hashtext(%s))", [name])
+        return wait or bool(cursor.fetchone()[0])
+
+
 def running_per_name() -> dict[str, int]:
     return dict(
         Job.objects.filter(journaled=False, state=RUNNING)
@@ -239,7 +325,13 @@ def _candidates(worker: str, now: datetime, paused: list[str], full: dict[str, i
     return query.order_by("-force", "-priority", "id")
 
 
-def pick(worker: str, *, paused: list[str] = (), now: datetime | None = None) -> Job | None:
+def pick(
+    worker: str,
+    *,
+    paused: list[str] = (),
+    now: datetime | None = None,
+    busy: set[str] | None = None,
+) -> Job | None:
     """Claim the next runnable job for ``worker`` (``request_start_job``), or None.
 
     Deferred jobs past ``inactive_at`` become ``inactive`` (``inactivate_job``) on the way.
@@ -247,12 +339,25 @@ def pick(worker: str, *, paused: list[str] = (), now: datetime | None = None) ->
     of the same name across all workers; on PostgreSQL candidates are taken with
     ``FOR UPDATE SKIP LOCKED`` and the count is re-checked under a per-name advisory lock,
     on SQLite the transaction holds the database's write lock.
+
+    ``busy`` (a set; inside :func:`batch`, which holds locks a waiting pick could deadlock
+    with): never wait for a per-name lock — a name another transaction is picking right
+    now is skipped and added to ``busy`` (look again later).
     """
     postgres = connection.vendor == "postgresql"
+    fixed_now = now
+    # PostgreSQL: names at max_parallel are excluded once one turned out full (the per-name
+    # check below is authoritative), which saves the count per name in the common case
+    known_full: dict[str, int] = {}
+    skipped: set[str] = set()
     while True:
-        now = now or utcnow()
         with transaction.atomic():
-            full = running_per_name()
+            # the clock is read inside the transaction: on SQLite BEGIN waits for the write
+            # lock, and a time taken before would date the claim before jobs that finished
+            # while we waited (started_at earlier than the slot was free).
+            now = fixed_now or utcnow()
+            full = known_full if postgres else running_per_name()
+            full = {**full, **dict.fromkeys(skipped, _ALL)}
             query = _candidates(worker, now, list(paused), full)
             if postgres:
                 query = query.select_for_update(skip_locked=True)
@@ -260,11 +365,15 @@ def pick(worker: str, *, paused: list[str] = (), now: datetime | None = None) ->
             if job is None:
                 return None
             if postgres:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [job.name])
-                running = Job.objects.filter(journaled=False, state=RUNNING, name=job.name)
-                if running.count() >= job.max_parallel:
-                    continue  # another worker filled the slots meanwhile: look again
+                if not _name_lock(job.name, wait=busy is None):
+                    skipped.add(job.name)
+                    busy.add(job.name)
+                    continue
+                running = Job.objects.filter(journaled=False, state=RUNNING, name=job.name).count()
+                if running >= job.max_parallel:
+                    # this name's slots are taken: look again without any full name
+                    known_full = {**running_per_name(), job.name: running}
+                    continue
             elif not Job.objects.filter(
                 pk=job.pk, journaled=False, state__in=PICKABLE, removed_at=None
             ).exists():  # SQLite: re-check the claim (the row may have changed since read)
@@ -273,10 +382,9 @@ def pick(worker: str, *, paused: list[str] = (), now: datetime | None = None) ->
             if old == DEFERRED and job.inactive_at is not None and job.inactive_at <= now:
                 job.state = INACTIVE
                 job.query_at = None
-                _save(job, old, "state", "query_at")
-                _emit("inactivate_job", job, None)
+                shifted = _save(job, old, "state", "query_at")
+                _emit("inactivate_job", job, None, shifted)
                 log.info("done execution with [inactive] - [%s] with [%s]", job.name, job.id)
-                now = None
                 continue
             job.state = RUNNING
             job.started_at = now
@@ -286,11 +394,11 @@ def pick(worker: str, *, paused: list[str] = (), now: datetime | None = None) ->
             job.locked_hostname = hostname()
             job.heartbeat = now
             job.pid = None
-            _save(
+            shifted = _save(
                 job, old, "state", "started_at", "query_at", "trial", "locked_by",
                 "locked_hostname", "heartbeat", "pid",
             )  # fmt: skip
-            _emit("request_start_job", job, None)
+            _emit("request_start_job", job, None, shifted)
             return job
 
 
@@ -339,9 +447,9 @@ def complete(job_id: str, worker: str, stdout: str = "") -> Job:
         job.attempts_left -= 1
         job.prog_value, job.prog_message = 1.0, ""
         job.stdout = stdout
-        _save(job, RUNNING, *fields, "journaled", "attempts_left", "prog_value",
-              "prog_message", "stdout")  # fmt: skip
-        _emit("complete_job", job, None)
+        shifted = _save(job, RUNNING, *fields, "journaled", "attempts_left", "prog_value",
+                        "prog_message", "stdout")  # fmt: skip
+        _emit("complete_job", job, None, shifted)
         notify()
     log.info("done execution with [complete] after [%.0f] sec. - [%s]", job.runtime, job.id)
     return job
@@ -358,8 +466,8 @@ def defer(job_id: str, worker: str, message: str = "", stdout: str = "") -> Job:
         job.query_at = now + timedelta(seconds=job.defer_time)
         job.last_error = _error(f"JobDeferred({message!r})", None, now)
         job.stdout = stdout
-        _save(job, RUNNING, *fields, "query_at", "last_error", "stdout")
-        _emit("defer_job", job, None)
+        shifted = _save(job, RUNNING, *fields, "query_at", "last_error", "stdout")
+        _emit("defer_job", job, None, shifted)
         notify()
     log.info("done execution with [deferred] - [%s]: %s", job.id, message)
     _remove_if_requested(job)
@@ -380,8 +488,8 @@ def fail(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
             job.query_at = now + timedelta(seconds=job.error_time)
         job.last_error = {**error, "timestamp": now.isoformat()}
         job.stdout = stdout
-        _save(job, RUNNING, *fields, "attempts_left", "query_at", "last_error", "stdout")
-        _emit(f"{state}_job", job, None)
+        shifted = _save(job, RUNNING, *fields, "attempts_left", "query_at", "last_error", "stdout")
+        _emit(f"{state}_job", job, None, shifted)
         notify()
     log.warning(
         "done execution with [%s] - [%s], [%d] attempts to go: %s",
@@ -399,8 +507,8 @@ def failed_start(job_id: str, worker: str, error: dict, stdout: str = "") -> Job
         fields = _finish(job, ERROR, now)
         job.last_error = {**error, "timestamp": now.isoformat()}
         job.stdout = stdout
-        _save(job, RUNNING, *fields, "last_error", "stdout")
-        _emit("failed_start", job, None)
+        shifted = _save(job, RUNNING, *fields, "last_error", "stdout")
+        _emit("failed_start", job, None, shifted)
         notify()
     _remove_if_requested(job)
     return job
@@ -427,8 +535,8 @@ def _kill(job: Job, by: str | None, reason: str, stdout: str | None) -> Job:
     if stdout is not None:
         job.stdout = stdout
         fields.append("stdout")
-    _save(job, RUNNING, *fields, "last_error")
-    _emit("kill_job", job, by)
+    shifted = _save(job, RUNNING, *fields, "last_error")
+    _emit("kill_job", job, by, shifted)
     notify()
     log.error("done execution with [killed] - [%s]: %s", job.id, reason)
     return job
@@ -501,8 +609,8 @@ def remove(job_id: str, by: str | None = None) -> Job | None:
             return None
         old = _counted(job)
         job.journaled = True
-        _save(job, old, "journaled")
-        _emit("remove_job", job, by)
+        shifted = _save(job, old, "journaled")
+        _emit("remove_job", job, by, shifted)
     log.warning("successfully journaled and removed job [%s]", job.id)
     return job
 

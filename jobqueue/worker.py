@@ -1,13 +1,16 @@
 """The worker: a supervisor that picks jobs and runs each in a forked process.
 
-Main loop: collect reports from job processes (pipes), settle ended processes, pick new
-jobs while slots are free, and every ``CORE4_WORKER_TICK`` seconds do the housekeeping —
+Main loop: collect reports from job processes (pipes), then record them, settle ended
+processes and pick jobs for free slots in one transaction per turn (``transitions.batch``:
+one commit for all of it), fork the picked jobs (through the fork server,
+:mod:`jobqueue.forkserver`), and every ``CORE4_WORKER_TICK`` seconds do the housekeeping —
 heartbeat, kill requests, non-stop and zombie flags, remove sweep, jobs of dead workers,
 halt/pause switches. The holder of the summary lease also sends the summary every
 ``CORE4_SUMMARY_INTERVAL`` seconds and runs the daily commands.
 
-It sleeps in ``select()`` on the job pipes, a self-pipe for signals and, on PostgreSQL,
-a ``LISTEN`` connection that enqueue transactions ``NOTIFY``; on SQLite it polls every
+It sleeps in ``select()`` on the job pipes, the fork server's socket, a self-pipe for
+signals and, on PostgreSQL, a ``LISTEN`` connection that enqueue transactions ``NOTIFY``;
+on SQLite it polls every
 ``CORE4_WORKER_POLL`` seconds.
 """
 
@@ -34,6 +37,7 @@ from django.db.models import Min, Q
 from core4site.ids import utcnow
 from jobqueue import transitions
 from jobqueue.errors import JobError
+from jobqueue.forkserver import ForkServer
 from jobqueue.job import SETTINGS
 from jobqueue.models import RUNNING, WAITING, Control, Job, Lease, WorkerRecord
 from jobqueue.runner import run_child
@@ -43,6 +47,8 @@ from jobqueue.summary import summary_rows
 log = logging.getLogger(__name__)
 
 SUMMARY_LEASE = "summary"
+#: Exit status of a job process whose fork server died before reporting it.
+LOST = -1
 DAILY_KEY = "daily"
 
 
@@ -55,7 +61,7 @@ class Slot:
     """One job process."""
 
     job_id: str
-    pid: int
+    pid: int | None  # None until the fork server told it
     fd: int
     output: int
     buffer: bytes = b""
@@ -65,6 +71,12 @@ class Slot:
     exit_status: int | None = None
     killing: str | None = None
     pending: list[dict] = field(default_factory=list)
+    server: ForkServer | None = None  # the fork server that forked it (None: the worker)
+    data: dict | None = None  # what the job process was started with
+    heard: bool = False  # the job process wrote to its pipe
+    #: reported, not yet recorded (the next batch records them)
+    start_due: bool = False
+    progress_due: tuple[float, str] | None = None
 
 
 class Worker:
@@ -89,6 +101,8 @@ class Worker:
         self.next_due: float | None = None
         self.started = utcnow()
         self.listener = None
+        self.forkserver: ForkServer | None = None
+        self.awaiting_pid: list[Slot] = []  # spawned by the fork server, in request order
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -135,6 +149,7 @@ class Worker:
             self._settle_foreign(job, f"worker [{self.identifier}] restarted")
         if self.postgres:
             self._listen()
+        self._forkserver()
         log.info("start worker [%s] on %s, concurrency %d", self.identifier, self.hostname,
                  self.concurrency)  # fmt: skip
 
@@ -154,6 +169,26 @@ class Worker:
         self.listener = psycopg.connect(**params, autocommit=True)
         self.listener.execute(f"LISTEN {transitions.NOTIFY_CHANNEL}")
 
+    def _forkserver(self) -> ForkServer | None:
+        """The running fork server (started, or restarted if it died), or None: fork here."""
+        if not settings.CORE4_WORKER_FORKSERVER:
+            return None
+        if self.forkserver is not None:
+            if self.forkserver.alive:
+                return self.forkserver
+            self.forkserver.reap()  # the dead one, if it was not reaped yet
+        # the server must not hold the worker's pipes and files open (a restarted one
+        # would otherwise keep them open for the jobs it forks)
+        inherited = [self.wake_r, self.wake_w]
+        for slot in self.slots.values():
+            inherited += [slot.fd, slot.output]
+        try:
+            self.forkserver = ForkServer(keep=(self.listener,), close=inherited)
+        except OSError as exc:
+            log.warning("cannot start a fork server (%s): forking job processes here", exc)
+            self.forkserver = None
+        return self.forkserver
+
     def shutdown(self) -> None:
         for slot in list(self.slots.values()):
             self._kill_process(slot, "worker shutdown: grace period over")
@@ -161,7 +196,10 @@ class Worker:
         while self.slots and time.monotonic() < deadline:
             self._wait(0.05)
             self._reap()
-        self._retry_unsettled()
+        with contextlib.suppress(Exception):
+            self.record(pick=False)
+        if self.forkserver is not None:
+            self.forkserver.close()
         with contextlib.suppress(Exception):
             Lease.objects.filter(name=SUMMARY_LEASE, holder=self.identifier).update(
                 expires=utcnow()
@@ -213,8 +251,7 @@ class Worker:
                     self._kill_process(slot, "worker stopped: grace period over")
             if not self.postgres:
                 self.wanted = True
-            if self.wanted and not self.stopping:
-                self.fill()
+            self.record()
         except Exception:
             log.exception("worker [%s]: step failed, retrying", self.identifier)
             self._recover()
@@ -228,18 +265,68 @@ class Worker:
             connection.close()
         close_old_connections()
 
-    # --- picking ----------------------------------------------------------------------------
-    def fill(self) -> None:
-        self.wanted = False
+    # --- recording and picking ------------------------------------------------------------
+    def record(self, pick: bool = True) -> None:
+        """Record what the job processes reported and settle ended ones — in one database
+        transaction (``transitions.batch``: one commit, one WAL flush, for everything that
+        came in since the last turn) — then fill free slots and fork the picked jobs.
+
+        A transition that is refused (``JobError``, e.g. a job settled meanwhile by someone
+        else) is logged and skipped. If the transaction fails, nothing is marked done and
+        the next turn tries again.
+        """
+        pending = [*self.slots.values(), *self.unsettled]
+        starts = [slot for slot in pending if slot.start_due]
+        progress = [slot for slot in pending if slot.progress_due]
+        settle = list(self.unsettled)
+        free = 0
+        if pick and self.wanted and not self.stopping:
+            free = max(self.concurrency - len(self.slots), 0)
+        if not (starts or progress or settle or free):
+            return
+        ids = [slot.job_id for slot in (*starts, *progress, *settle)]
+        picked: list[Job] = []
+        busy: set[str] = set()
+        with transitions.batch(ids):
+            for slot in starts:
+                self._transition(slot, transitions.start, slot.job_id, self.identifier, slot.pid)
+            for slot in progress:
+                value, message = slot.progress_due
+                transitions.progress(slot.job_id, self.identifier, value, message)
+            for slot in settle:
+                self._transition(slot, self._settle_slot, slot)
+            if free:
+                picked = self._pick(free, busy)
+        for slot in starts:
+            slot.start_due = False
+        for slot in progress:
+            slot.progress_due = None
+        for slot in settle:
+            self.unsettled.remove(slot)
+        if free:
+            # a name another worker was picking at that moment: look again next turn
+            self.wanted = bool(busy)
+        self.launch(*picked)
+
+    def _transition(self, slot: Slot, func, *args) -> None:
+        try:
+            func(*args)
+        except JobError as exc:
+            log.warning("job [%s]: %s", slot.job_id, exc)
+
+    def _pick(self, free: int, busy: set[str]) -> list[Job]:
+        """Claim up to ``free`` jobs (inside :meth:`record`'s batch: never waiting)."""
         self._switches()  # a pause counts from the moment it is set
         if self.paused:
-            return
-        while len(self.slots) < self.concurrency and not self.stopping:
-            job = transitions.pick(self.identifier, paused=self.paused_projects)
+            return []
+        picked = []
+        while len(picked) < free and not self.stopping:
+            job = transitions.pick(self.identifier, paused=self.paused_projects, busy=busy)
             if job is None:
                 self._schedule_due()
-                return
-            self.launch(job)
+                break
+            picked.append(job)
+        return picked
 
     def _schedule_due(self) -> None:
         if not self.postgres:
@@ -253,40 +340,60 @@ class Worker:
             delay = max((due - utcnow()).total_seconds(), 0.0) + 0.01
             self.next_due = time.monotonic() + delay
 
-    def launch(self, job: Job) -> None:
-        """Fork the job's process from this already initialised worker."""
-        data = {
-            "id": job.id,
-            "name": job.name,
-            "args": job.args,
-            "trial": job.trial,
-            "attempts_left": job.attempts_left,
-            "enqueued": {
-                "at": job.enqueued_at.isoformat(),
-                "by": job.enqueued_by,
-                "hostname": job.enqueued_hostname,
-                "parent_id": job.parent_id,
-                "child_id": job.child_id,
-            },
-            **{key: getattr(job, key) for key in SETTINGS},
-        }
-        read_fd, write_fd = os.pipe()
-        output = _tmpfile()
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            for fd in (read_fd, write_fd, output):
-                os.close(fd)
-            log.error("cannot fork for job [%s]: %s", job.id, exc)
-            self._settle(job.id, f"worker cannot start a process: {exc}")
+    def launch(self, *jobs: Job) -> None:
+        """Start a process per job: through the fork server (the pids arrive later), or
+        forked from this already initialised worker."""
+        for job in jobs:
+            self._spawn(_job_data(job))
+            log.info("launching [%s] with [%s]", job.name, job.id)
+
+    def _spawn(self, data: dict) -> None:
+        for retry in (False, True):
+            server = self._forkserver()
+            read_fd, write_fd = os.pipe()
+            output = _tmpfile()
+            try:
+                if server is not None:
+                    server.spawn(data, write_fd, output)
+                    pid = None
+                else:
+                    pid = os.fork()
+                    if pid == 0:  # the job process
+                        os.close(read_fd)
+                        run_child(data, write_fd, output, keep=(self.listener,))
+            except OSError as exc:
+                for fd in (read_fd, write_fd, output):
+                    os.close(fd)
+                if server is not None and not server.alive and not retry:
+                    continue  # the server died since the last job: ask a new one
+                log.error("cannot start a process for job [%s]: %s", data["id"], exc)
+                self._settle(data["id"], f"worker cannot start a process: {exc}")
+                return
+            os.close(write_fd)
+            os.set_blocking(read_fd, False)
+            slot = Slot(job_id=data["id"], pid=pid, fd=read_fd, output=output, server=server)
+            slot.data = data
+            self.slots[read_fd] = slot
+            if pid is None:
+                self.awaiting_pid.append(slot)
             return
-        if pid == 0:  # the job process
-            os.close(read_fd)
-            run_child(data, write_fd, output, keep=(self.listener,))
-        os.close(write_fd)
-        os.set_blocking(read_fd, False)
-        self.slots[read_fd] = Slot(job_id=job.id, pid=pid, fd=read_fd, output=output)
-        log.info("launching [%s] with [%s] in pid %d", job.name, job.id, pid)
+
+    def _server_messages(self) -> None:
+        """Pids of spawned job processes (in request order) and exit statuses."""
+        server = self.forkserver
+        if server is None:
+            return
+        server.poll()
+        while server.pids and self.awaiting_pid:
+            self._pid_known(self.awaiting_pid.pop(0), server.pids.pop(0))
+        if not server.alive:  # requests it never answered: their pipes tell when they end
+            self.awaiting_pid = [s for s in self.awaiting_pid if s.server is not server]
+
+    def _pid_known(self, slot: Slot, pid: int) -> None:
+        if slot.pid is None:
+            slot.pid = pid
+            if slot.killing:
+                self._kill_process(slot, slot.killing)
 
     # --- job processes ---------------------------------------------------------------------
     def _timeout(self) -> float:
@@ -306,6 +413,9 @@ class Worker:
         fds = [self.wake_r, *self.slots]
         if self.listener is not None:
             fds.append(self.listener.fileno())
+        server = self.forkserver if self.forkserver is not None and self.forkserver.alive else None
+        if server is not None:
+            fds.append(server.fileno())
         try:
             ready, _, _ = select.select(fds, [], [], timeout)
         except InterruptedError:
@@ -325,6 +435,8 @@ class Worker:
                     self.listener = None
                     with contextlib.suppress(Exception):
                         self._listen()
+            elif server is not None and fd == server.fileno():
+                self._server_messages()
             elif fd in self.slots:
                 self._read(self.slots[fd])
 
@@ -339,6 +451,7 @@ class Worker:
             if not chunk:
                 slot.eof = True
                 break
+            slot.heard = True
             slot.buffer += chunk
         *lines, slot.buffer = slot.buffer.split(b"\n")
         for line in lines:
@@ -353,25 +466,23 @@ class Worker:
         kind = message.get("kind")
         try:
             if kind == "started":
-                slot.started = True
-                transitions.start(slot.job_id, self.identifier, slot.pid)
+                pid = message.get("pid")
+                if isinstance(pid, int) and pid > 0:
+                    self._pid_known(slot, pid)
+                slot.started = slot.start_due = True
             elif kind == "progress":
-                transitions.progress(
-                    slot.job_id, self.identifier, float(message["value"]), str(message["message"])
-                )
+                slot.progress_due = (float(message["value"]), str(message["message"]))
             elif kind == "done":
                 slot.done = message
-        except JobError as exc:
-            log.warning("job [%s]: %s", slot.job_id, exc)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("job [%s]: bad report %r (%s)", slot.job_id, message, exc)
 
     def _reap(self) -> None:
+        self._server_messages()
         for slot in list(self.slots.values()):
             if slot.exit_status is None:
-                try:
-                    pid, status = os.waitpid(slot.pid, os.WNOHANG)
-                except ChildProcessError:
-                    pid, status = slot.pid, 0
-                if pid == 0:
+                status = self._exit_status(slot)
+                if status is None:
                     continue
                 slot.exit_status = status
             if not slot.eof:
@@ -380,27 +491,47 @@ class Worker:
                     continue  # a subprocess of the job still holds the pipe
             del self.slots[slot.fd]
             os.close(slot.fd)
+            if self._never_started(slot):
+                os.close(slot.output)
+                log.warning("job [%s]: its fork server died before starting it; again",
+                            slot.job_id)  # fmt: skip
+                self._spawn(slot.data)
+                continue
             self._finalize(slot)
             self.wanted = True
 
+    @staticmethod
+    def _never_started(slot: Slot) -> bool:
+        """The fork server died with the request: no pid, not a word on the pipe (a job
+        process says ``started`` before it runs the job), so the job never ran."""
+        return (
+            slot.server is not None
+            and not slot.server.alive
+            and slot.pid is None
+            and not slot.heard
+            and not slot.killing
+            and slot.data is not None
+        )
+
+    def _exit_status(self, slot: Slot) -> int | None:
+        """The ended job process's wait status; None while it runs; ``LOST`` if unknowable."""
+        if slot.server is None:
+            try:
+                pid, status = os.waitpid(slot.pid, os.WNOHANG)
+            except ChildProcessError:
+                return 0
+            return None if pid == 0 else status
+        status = None if slot.pid is None else slot.server.exits.pop(slot.pid, None)
+        if status is None and not slot.server.alive and slot.eof:
+            return LOST  # its fork server died: the closed pipe says it ended
+        return status
+
     def _finalize(self, slot: Slot) -> None:
+        """The process ended: its end is recorded by the next :meth:`record`."""
         stdout = _read_output(slot.output)
         os.close(slot.output)
         slot.pending.append({"stdout": stdout})
         self.unsettled.append(slot)
-        self._retry_unsettled()
-
-    def _retry_unsettled(self) -> None:
-        for slot in list(self.unsettled):
-            try:
-                self._settle_slot(slot)
-            except JobError as exc:
-                log.warning("job [%s]: %s", slot.job_id, exc)
-            except Exception:
-                log.exception("job [%s]: cannot record its end yet; retrying", slot.job_id)
-                self._recover()
-                continue
-            self.unsettled.remove(slot)
 
     def _settle_slot(self, slot: Slot) -> None:
         stdout = slot.pending[-1]["stdout"]
@@ -420,6 +551,10 @@ class Worker:
 
     def _kill_process(self, slot: Slot, reason: str) -> None:
         slot.killing = slot.killing or reason
+        if not slot.pid or slot.exit_status is not None:
+            return  # not known yet (killed once it is; never 0: our own group) or ended
+        if slot.server is not None and slot.pid in slot.server.exits:
+            return  # ended and reaped: the pid may belong to someone else by now
         for kill in (os.killpg, os.kill):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(slot.pid, signal.SIGKILL)
@@ -479,7 +614,6 @@ class Worker:
         self._sweep_removed()
         self._settle_dead_workers(now)
         self._reap_daily()
-        self._retry_unsettled()
 
     def _switches(self) -> None:
         keys = dict(
@@ -583,6 +717,25 @@ class Worker:
             self.daily_pids.remove(pid)
 
 
+def _job_data(job: Job) -> dict:
+    """What the job process needs (``runner.run_child``): JSON values only."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "args": job.args,
+        "trial": job.trial,
+        "attempts_left": job.attempts_left,
+        "enqueued": {
+            "at": job.enqueued_at.isoformat(),
+            "by": job.enqueued_by,
+            "hostname": job.enqueued_hostname,
+            "parent_id": job.parent_id,
+            "child_id": job.child_id,
+        },
+        **{key: getattr(job, key) for key in SETTINGS},
+    }
+
+
 def _tmpfile() -> int:
     fd, path = tempfile.mkstemp(prefix="core4job-", dir=settings.CORE4_WORKER_TMP)
     os.unlink(path)
@@ -601,7 +754,7 @@ def _read_output(fd: int) -> str:
 
 
 def _death(status: int | None) -> str:
-    if status is None:
+    if status is None or status == LOST:
         return "job process lost"
     if os.WIFSIGNALED(status):
         return f"job process killed by signal {os.WTERMSIG(status)}"

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from events.models import Event, format_id, os_user, parse_id
-from events.outbox import store
+from events.outbox import flush, store
 from tests.events.helpers import summary, transition
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,9 +99,12 @@ def test_unreachable_layer_never_fails_a_transition(settings, caplog):
             "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:1", "socket_timeout": None}]},
         }
     }
+    assert flush(10)  # nothing of earlier tests is still on its way to the real layer
     with caplog.at_level(logging.WARNING, logger="events.outbox"):
         transition("enqueue_job", {"pending": 1})
         summary([{"name": "x", "state": "pending", "n": 1}])
+        # the transition returned at once; the publisher thread reports the failure
+        assert flush(10)
     assert Event.objects.filter(name="enqueue_job").count() == 1
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2

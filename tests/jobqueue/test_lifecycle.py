@@ -120,11 +120,15 @@ def test_kill_running_job(events, run_worker):
 
 def test_process_killed_from_outside(events, run_worker):
     job = services.enqueue(SLEEP, sleep=60)
+    killed = []
 
     def kill_process():
         current = Job.objects.get(pk=job.id)
-        if current.state == "running" and current.pid:
+        if current.state == "running" and current.pid and not killed:
+            # once: the job process is not the worker's child (the fork server reaps it at
+            # once), so its pid is gone — not a zombie — until the worker records the end
             os.kill(current.pid, signal.SIGKILL)
+            killed.append(current.pid)
         return current.state == "killed"
 
     run_worker(kill_process)
@@ -290,3 +294,46 @@ def test_late_reports_of_settled_jobs_are_refused():
     with pytest.raises(JobStateError):
         transitions.complete(job.id, "w")
     assert state(job.id) == "killed"
+
+
+def test_jobs_run_forked_from_the_worker_without_fork_server(events, run_worker, settings):
+    settings.CORE4_WORKER_FORKSERVER = False
+    jobs = [services.enqueue(SLEEP, sleep=0, n=i) for i in range(3)]
+    worker = run_worker(lambda: all(Job.objects.get(pk=j.id).journaled for j in jobs))
+    assert worker.forkserver is None
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.state == "complete" and "sleeping 0" in job.stdout
+        assert events.names(job.id) == [
+            "enqueue_job", "request_start_job", "start_job", "complete_job"
+        ]  # fmt: skip
+
+
+def test_a_dead_fork_server_loses_no_job(events, run_worker):
+    """SIGKILL the fork server while a job runs: the job is settled, a new server runs the
+    next one."""
+    running = services.enqueue(SLEEP, sleep=1, n=1)
+    servers = []
+
+    def step():
+        job = Job.objects.get(pk=running.id)
+        if job.state == "running" and job.pid and not servers:
+            server = worker_ref[0].forkserver
+            servers.append(server.pid)
+            os.kill(server.pid, signal.SIGKILL)
+            services.enqueue(SLEEP, sleep=0, n=2)
+        later = Job.objects.filter(args__n=2).first()
+        return job.journaled and later is not None and later.journaled
+
+    from jobqueue.worker import Worker
+
+    worker_ref = [Worker("test-worker", 2)]
+    worker_ref[0].run(until=step, timeout=30)
+    assert servers, "the job never ran"
+    first = Job.objects.get(pk=running.id)
+    # its process lived on (its report pipe still worked): complete; or it was lost with
+    # the server's report of its end: killed — never left running
+    assert first.state in ("complete", "killed")
+    later = Job.objects.get(args__n=2)
+    assert later.state == "complete"
+    assert worker_ref[0].forkserver.pid != servers[0]
