@@ -77,6 +77,8 @@ class Slot:
     #: reported, not yet recorded (the next batch records them)
     start_due: bool = False
     progress_due: tuple[float, str] | None = None
+    #: size of the output file when it was last copied into ``Job.stdout``
+    output_flushed: int = 0
 
 
 class Worker:
@@ -611,9 +613,30 @@ class Worker:
                 and job.heartbeat < now - timedelta(seconds=job.zombie_time)
             ):
                 transitions.flag_zombie(job.id)
+        self._flush_output(mine)
         self._sweep_removed()
         self._settle_dead_workers(now)
         self._reap_daily()
+
+    def _flush_output(self, slots: dict[str, Slot]) -> None:
+        """Copy the output of running jobs into ``Job.stdout`` as it grows (once per tick).
+
+        Clients follow it live (``/job/follow``, ``/job/log``, the dashboard); the final copy
+        is written by the job's last transition. Not a transition: no state, no event.
+        """
+        for job_id, slot in slots.items():
+            if slot.done is not None or slot.eof:
+                continue  # finishing: the last transition writes the output
+            try:
+                size = os.fstat(slot.output).st_size
+            except OSError:
+                continue
+            if size == slot.output_flushed:
+                continue
+            Job.objects.filter(
+                pk=job_id, journaled=False, state=RUNNING, locked_by=self.identifier
+            ).update(stdout=_read_output(slot.output))
+            slot.output_flushed = size
 
     def _switches(self) -> None:
         keys = dict(

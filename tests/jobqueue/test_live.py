@@ -173,3 +173,20 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_output_of_a_running_job_is_stored_while_it_runs(live_stack):
+    """Followers (REST, dashboard) see the output grow before the job ends."""
+    stack = live_stack
+    stack.env.update(FAST, CORE4_WORKER_GRACE="1")  # the long job need not finish at teardown
+    job_id = enqueue(stack, DUMMY, "sleep=60", "loop_time=0.2")
+    stack.start_worker("worker-1")
+    wait_state(stack, job_id, "running")
+    first = wait_for(lambda: job(stack, job_id)["stdout"], 30, 0.1, "no output while running")
+    grown = wait_for(
+        lambda: (out := job(stack, job_id)["stdout"]) != first and len(out) > len(first) and out,
+        30, 0.1, "output did not grow while running",
+    )  # fmt: skip
+    assert grown.startswith(first)
+    current = job(stack, job_id)
+    assert current["state"] == "running" and not current["journaled"]
