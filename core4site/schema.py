@@ -101,7 +101,7 @@ def paged(item: dict[str, Any], description: str = "") -> dict[str, Any]:
 SSE = {
     "type": "string",
     "description": "server-sent events: `event: <type>` / `data: <JSON>` frames separated by "
-    "a blank line; types `state`, `log`, `close` (see docs/job-api.md)",
+    "a blank line; types `state`, `log`, `close` (see the README, 'Server-sent events')",
 }
 
 ERROR_DESCRIPTIONS = {

@@ -107,7 +107,7 @@ TEMPLATES = [
     },
 ]
 
-# --- database ---------------------------------------------------------------------------
+# --- database -------------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
@@ -158,7 +158,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/admin/login/"
 
-# --- channel layer ------------------------------------------------------------------------
+# --- channel layer --------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 #: The embedded Redis server's socket (used when REDIS_URL is unset).
 CORE4_EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
@@ -178,7 +178,7 @@ CHANNEL_LAYERS = {
     }
 }
 
-# --- core4 behaviour ----------------------------------------------------------------------
+# --- core4 behaviour ------------------------------------------------------------------------------
 CORE4_ADMIN_USERNAME = env.str("CORE4_ADMIN_USERNAME", default="admin")
 CORE4_ADMIN_PASSWORD = env.str("CORE4_ADMIN_PASSWORD", default="")
 CORE4_ADMIN_EMAIL = env.str("CORE4_ADMIN_EMAIL", default="admin@localhost.localdomain")
@@ -186,7 +186,7 @@ CORE4_TOKEN_EXPIRATION = env.int("CORE4_TOKEN_EXPIRATION", default=8 * 3600)
 CORE4_TOKEN_REFRESH = env.int("CORE4_TOKEN_REFRESH", default=3600)
 CORE4_VERSION = "core4site/0.1.0"
 
-# --- queue (docs/queue.md) -----------------------------------------------------------------
+# --- queue (README "The job queue") ---------------------------------------------------------------
 #: Foreign job names that run as local classes, e.g. core4's example job (JSON object).
 CORE4_JOB_ALIASES = env.json(
     "CORE4_JOB_ALIASES",
@@ -204,7 +204,7 @@ CORE4_WORKER_GRACE = env.float("CORE4_WORKER_GRACE", default=30.0)
 CORE4_WORKER_POLL = env.float("CORE4_WORKER_POLL", default=0.05)
 #: Directory for the job output files while jobs run (default: the system's temp dir).
 CORE4_WORKER_TMP = env.str("CORE4_WORKER_TMP", default="") or None
-#: Fork job processes from a small fork server rather than from the worker (docs/queue.md).
+#: Fork job processes from a small fork server rather than from the worker (README "The job queue").
 CORE4_WORKER_FORKSERVER = env.bool("CORE4_WORKER_FORKSERVER", default=True)
 #: Management commands the summary-lease holder runs once a day.
 CORE4_WORKER_DAILY_COMMANDS = env.list("CORE4_WORKER_DAILY_COMMANDS", default=["prune_events"])
@@ -213,7 +213,7 @@ CORE4_SUMMARY_INTERVAL = env.float("CORE4_SUMMARY_INTERVAL", default=1.0)
 #: Captured stdout/stderr kept per job (bytes; the tail is kept).
 CORE4_STDOUT_MAX = env.int("CORE4_STDOUT_MAX", default=1_000_000)
 
-# --- events (docs/events.md) ----------------------------------------------------------------
+# --- events (README "Events") ---------------------------------------------------------------------
 #: Events older than this are deleted by ``manage.py prune_events`` (run daily by the worker).
 CORE4_EVENT_RETENTION_DAYS = env.int("CORE4_EVENT_RETENTION_DAYS", default=30)
 #: Each server process's event hub also polls for new events this often (seconds), in case a
@@ -222,7 +222,7 @@ CORE4_EVENT_POLL_INTERVAL = env.float("CORE4_EVENT_POLL_INTERVAL", default=2.0)
 #: ``/queue/history`` without ``startDate`` starts this many days ago (core4's default).
 CORE4_QUEUE_HISTORY_DAYS = env.int("CORE4_QUEUE_HISTORY_DAYS", default=7)
 
-# --- job API (docs/job-api.md) ----------------------------------------------------------------
+# --- job API (README "The job API") ---------------------------------------------------------------
 #: A job followed as server-sent events is polled this often (seconds).
 CORE4_JOB_FOLLOW_POLL = env.float("CORE4_JOB_FOLLOW_POLL", default=0.25)
 #: A stream ends after this many seconds even if the job is not final (reconnect to go on).

@@ -1,1 +1,1 @@
-"""The operators' dashboard: one page at ``/`` on top of the public APIs (docs/dashboard.md)."""
+"""The operators' dashboard: one page at ``/`` on top of the public APIs (README, "Dashboard")."""

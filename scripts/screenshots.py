@@ -1,4 +1,4 @@
-"""Screenshots of the dashboard's main views into ``screenshots/*.png`` (docs/dashboard.md).
+"""Screenshots of the dashboard's main views into ``screenshots/*.png`` (README, "Dashboard").
 
     .venv/bin/python scripts/screenshots.py            # starts its own stack (fresh database)
     .venv/bin/python scripts/screenshots.py --url http://127.0.0.1:5001 --password hans
