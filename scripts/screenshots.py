@@ -27,17 +27,11 @@ import requests  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.dashboard.browser import chromium_missing, launch, login  # noqa: E402
+from tests.support import SEED_USER  # noqa: E402
 
 DUMMY = "jobqueue.jobs.example.DummyJob"
 VIEWPORT = {"width": 1440, "height": 900}
-TEST_USER = {
-    "name": "test",
-    "realname": "Test User",
-    "email": "test@plan-net.com",
-    "password": "very secret",
-    "role": ["standard_user"],
-    "perm": ["api://core4.api.v1.request.queue.history.*"],
-}
+TEST_USER = SEED_USER
 
 
 def workload(stack) -> dict[str, str]:

@@ -11,6 +11,7 @@ embedded default runs.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -220,3 +221,66 @@ class LiveStack:
                 )
             finally:
                 self.database = None
+
+
+# --- core4's HTTP conventions on Django's test client (in-process API tests) ------------------
+API = "/core4/api/v1"
+
+#: The user the seed session creates (seed/event-processing.txt).
+SEED_USER = {
+    "name": "test",
+    "realname": "Test User",
+    "email": "test@plan-net.com",
+    "password": "very secret",
+    "role": ["standard_user"],
+    "perm": ["api://core4.api.v1.request.queue.history.*"],
+}
+
+
+class Api:
+    """A client speaking core4's conventions (bearer token, JSON bodies) on Django's client."""
+
+    def __init__(self, client, token=None):
+        self.client = client
+        self.token = token
+
+    def login(self, username="admin", password="hans"):
+        response = self.client.get("/core4/api/login", {"username": username, "password": password})
+        assert response.status_code == 200, response.content
+        self.token = response.json()["data"]["token"]
+        self.client.cookies.clear()
+        return self
+
+    def _headers(self, headers):
+        result = {"HTTP_AUTHORIZATION": "Bearer " + self.token} if self.token else {}
+        result.update(headers or {})
+        return result
+
+    def get(self, path, data=None, **headers):
+        return self.client.get(API + path, data or {}, **self._headers(headers))
+
+    def _send(self, method, path, body, headers):
+        return getattr(self.client, method)(
+            API + path,
+            json.dumps(body) if body is not None else "",
+            content_type="application/json",
+            **self._headers(headers),
+        )
+
+    def post(self, path, body=None, **headers):
+        return self._send("post", path, body, headers)
+
+    def put(self, path, body=None, **headers):
+        return self._send("put", path, body, headers)
+
+    def delete(self, path, body=None, **headers):
+        return self._send("delete", path, body, headers)
+
+
+def error_of(response):
+    """The error envelope's ``error``; fails if the response is not an error envelope."""
+    body = response.json()
+    assert "data" not in body, body
+    assert body["code"] == response.status_code
+    assert set(body) <= {"_id", "code", "message", "timestamp", "version", "error"}, body
+    return body.get("error", "")

@@ -4,15 +4,9 @@ import pytest
 
 from accounts.models import Role, User
 from tests.accounts.conftest import error_of
+from tests.support import SEED_USER
 
-USER = {
-    "name": "test",
-    "realname": "Test User",
-    "email": "test@plan-net.com",
-    "password": "very secret",
-    "role": ["standard_user"],
-    "perm": ["api://core4.api.v1.request.queue.history.*"],
-}
+USER = SEED_USER
 
 
 def test_create_user_as_in_the_seed(api, client):

@@ -9,8 +9,8 @@ from asgiref.sync import async_to_sync
 
 from accounts.models import User
 from jobqueue import services, transitions
+from tests.support import API, Api, error_of  # noqa: F401 - re-exported to the tests
 
-API = "/core4/api/v1"
 JOB_API = "api://core4.api.v1.request.job.JobRequest"
 ECHO = "tests.api.jobs.EchoJob"
 SLEEP = "tests.api.jobs.SleepJob"
@@ -24,60 +24,11 @@ LEVELS = {
 }
 
 
-class Api:
-    """core4's conventions on top of Django's test client (as tests/accounts/conftest.py)."""
-
-    def __init__(self, client, token=None):
-        self.client = client
-        self.token = token
-
-    def login(self, username="admin", password="hans"):
-        response = self.client.get("/core4/api/login", {"username": username, "password": password})
-        assert response.status_code == 200, response.content
-        self.token = response.json()["data"]["token"]
-        self.client.cookies.clear()
-        return self
-
-    def _headers(self, headers):
-        result = {"HTTP_AUTHORIZATION": "Bearer " + self.token} if self.token else {}
-        result.update(headers or {})
-        return result
-
-    def get(self, path, data=None, **headers):
-        return self.client.get(API + path, data or {}, **self._headers(headers))
-
-    def _send(self, method, path, body, headers):
-        return getattr(self.client, method)(
-            API + path,
-            json.dumps(body) if body is not None else "",
-            content_type="application/json",
-            **self._headers(headers),
-        )
-
-    def post(self, path, body=None, **headers):
-        return self._send("post", path, body, headers)
-
-    def put(self, path, body=None, **headers):
-        return self._send("put", path, body, headers)
-
-    def delete(self, path, body=None, **headers):
-        return self._send("delete", path, body, headers)
-
-
 def make_user(name, perm):
     user = User(name=name, email=f"{name}@example.com", perm=list(perm))
     user.set_password("secret")
     user.save()
     return user
-
-
-def error_of(response):
-    """The error envelope's ``error``; fails if the response is not an error envelope."""
-    body = response.json()
-    assert "data" not in body, body
-    assert body["code"] == response.status_code
-    assert set(body) <= {"_id", "code", "message", "timestamp", "version", "error"}, body
-    return body.get("error", "")
 
 
 def data_of(response, status=200):

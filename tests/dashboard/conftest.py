@@ -12,17 +12,10 @@ import pytest
 import requests
 
 from tests.dashboard.browser import chromium_missing, launch, login
-from tests.support import ADMIN_PASSWORD
+from tests.support import ADMIN_PASSWORD, SEED_USER
 
 DUMMY = "jobqueue.jobs.example.DummyJob"
-TEST_USER = {
-    "name": "test",
-    "realname": "Test User",
-    "email": "test@plan-net.com",
-    "password": "very secret",
-    "role": ["standard_user"],
-    "perm": ["api://core4.api.v1.request.queue.history.*"],
-}
+TEST_USER = SEED_USER
 
 
 def on_ci() -> bool:
