@@ -91,10 +91,12 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"\ncore4site is up ({mode})\n"
-                f"  API      {url}/core4/api/v1/\n"
-                f"  login    {url}/core4/api/login?username={user}&password=…\n"
-                f"  admin    {url}/admin/   user {user!r} password {password!r}\n"
-                f"  events   ws://{host}:{port}/core4/api/v1/event?token=…\n"
+                f"  dashboard {url}/\n"
+                f"  API       {url}/core4/api/v1/\n"
+                f"  API docs  {url}/core4/api/v1/schema/swagger/\n"
+                f"  login     {url}/core4/api/login?username={user}&password=…\n"
+                f"  admin     {url}/admin/   user {user!r} password {password!r}\n"
+                f"  events    ws://{host}:{port}/core4/api/v1/event?token=…\n"
                 "Ctrl-C stops everything.\n"
             )
         )
