@@ -61,7 +61,13 @@ class Command(BaseCommand):
         elif options["kill"]:
             self.each(options["kill"], services.kill, "killed", "kill")
         elif options["restart"]:
-            self.restart(options["restart"])
+            self.each(
+                options["restart"],
+                services.restart,
+                "restarted",
+                "restart",
+                lambda job, new: f"restarted [{job.id}], new _id [{new.id}]",
+            )
         elif options["pause"] is not None:
             self.pause(options["pause"] or None)
         elif options["resume"] is not None:
@@ -151,7 +157,11 @@ class Command(BaseCommand):
             return [job] if finished or not job.journaled else []
         return list(Job.objects.filter(journaled=False, name=key).order_by("id"))
 
-    def each(self, keys, action, done: str, verb: str):
+    def each(self, keys, action, done: str, verb: str, report=None):
+        """Apply ``action`` to every job named by ``keys``; one line per job, then the verdict.
+
+        ``report(job, result)`` words a success line (default: ``<done> [<id>]``).
+        """
         failed = False
         for key in keys:
             jobs = self._resolve(key)
@@ -160,32 +170,14 @@ class Command(BaseCommand):
                 failed = True
             for job in jobs:
                 try:
-                    action(job.id, by=self.by)
+                    result = action(job.id, by=self.by)
                 except JobError as exc:
                     self.stderr.write(f"failed to {verb} [{job.id}]: {exc}")
                     failed = True
                 else:
-                    self.stdout.write(f"{done} [{job.id}]")
+                    self.stdout.write(report(job, result) if report else f"{done} [{job.id}]")
         if failed:
             raise CommandError(f"not every job could be {done}")
-
-    def restart(self, keys):
-        failed = False
-        for key in keys:
-            jobs = self._resolve(key)
-            if not jobs:
-                self.stderr.write(f"failed to restart [{key}]: job not found")
-                failed = True
-            for job in jobs:
-                try:
-                    new = services.restart(job.id, by=self.by)
-                except JobError as exc:
-                    self.stderr.write(f"failed to restart [{job.id}]: {exc}")
-                    failed = True
-                else:
-                    self.stdout.write(f"restarted [{job.id}], new _id [{new.id}]")
-        if failed:
-            raise CommandError("not every job could be restarted")
 
     def pause(self, project):
         try:
