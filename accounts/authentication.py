@@ -20,7 +20,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.tokens import COOKIE_NAME, issue_token, needs_refresh, verify_token
-from core4site.api.arguments import arguments
+from core4api.arguments import arguments
 
 REFRESH_ATTR = "core4_refreshed_token"
 SOURCE_ATTR = "core4_auth_source"

@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from accounts.permissions import Access, access_from, validate_permission
-from core4site.ids import object_id, utcnow
+from core4api.ids import object_id, utcnow
 
 NAME_PATTERN = r"^[^\s]+$"
 EMAIL_PATTERN = r"^[_a-z0-9-+]+(\.[_a-z0-9-+]+)*@[a-z0-9-]+(\.[a-z0-9-]+)*(\.[a-z]{2,24})$"

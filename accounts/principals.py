@@ -2,7 +2,7 @@
 
 Errors are Django's ``ValidationError`` (→ 400 with the message; ``EtagConflict`` is one) and
 ``ObjectDoesNotExist`` (``RoleNotFound`` → 404), so that the REST API (through
-``core4site.api.exceptions``) and the admin forms say the same thing.
+``core4api.exceptions``) and the admin forms say the same thing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from accounts.models import (
     validate_name,
     validate_perm_list,
 )
-from core4site.ids import is_object_id
+from core4api.ids import is_object_id
 
 DUPLICATE = "name or email exists"
 UNSET: Any = object()

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import principals
+from accounts import openapi, principals
 from accounts.authentication import SOURCE_ATTR
 from accounts.models import Role
 from accounts.principals import UNSET, Changes
 from accounts.tokens import COOKIE_NAME, HEADER_NAME, issue_token, set_token_cookie, token_expires
-from core4site.api.arguments import argument, arguments
-from core4site.api.filters import Field, FilterSpec
-from core4site.api.views import Core4APIView
+from core4api.arguments import argument, arguments
+from core4api.filters import Field, FilterSpec
+from core4api.views import Core4APIView
 
 STANDARD = "core4.api.v1.request.standard"
 
 
+@extend_schema_view(**openapi.LOGIN_SCHEMA)
 class LoginView(Core4APIView):
     """``GET|POST /core4/api/login`` and ``/core4/api/v1/login``: a fresh token for a credential."""
 
@@ -40,6 +42,7 @@ class LoginView(Core4APIView):
     post = get
 
 
+@extend_schema_view(**openapi.LOGOUT_SCHEMA)
 class LogoutView(Core4APIView):
     """``GET|POST /core4/api/v1/logout``: clears the cookie (tokens are stateless)."""
 
@@ -75,6 +78,7 @@ def _changes(request, *names: str) -> Changes:
 ROLE_FIELDS = ("name", "realname", "is_active", "role", "email", "password", "perm")
 
 
+@extend_schema_view(**openapi.PROFILE_SCHEMA)
 class ProfileView(Core4APIView):
     """``GET|PUT /core4/api/v1/profile``: the own record; PUT changes realname, email, password."""
 
@@ -114,6 +118,7 @@ ROLE_FILTER = FilterSpec(
 )
 
 
+@extend_schema_view(**openapi.ROLE_LIST_SCHEMA)
 class RoleListView(Core4APIView):
     """``GET /roles`` (paged, filtered, sorted) and ``POST /roles`` (create a user or role)."""
 
@@ -139,6 +144,7 @@ class RoleListView(Core4APIView):
         return Response(principals.to_response(created))
 
 
+@extend_schema_view(**openapi.ROLE_DISTINCT_SCHEMA)
 class RoleDistinctView(Core4APIView):
     """``GET /roles/distinct``: every role and user name."""
 
@@ -148,6 +154,7 @@ class RoleDistinctView(Core4APIView):
         return Response(sorted(Role.objects.values_list("name", flat=True)))
 
 
+@extend_schema_view(**openapi.ROLE_DETAIL_SCHEMA)
 class RoleDetailView(Core4APIView):
     """``GET|PUT|DELETE /roles/<id>`` (DELETE also as ``/roles/<id>/<etag>``)."""
 

@@ -439,7 +439,7 @@ def history(args) -> None:
             from django.db import connection
             from django.test import Client as HttpClient
 
-            from core4site.ids import utcnow
+            from core4api.ids import utcnow
             from events.models import Event
 
             print(f"machine: {machine()}")

@@ -173,7 +173,7 @@ def main() -> None:
         return {k: statistics.median(v) * 1000 for k, v in costs.items()}
 
     shallow = cycle("shallow")
-    from core4site.ids import object_id
+    from core4api.ids import object_id
     from jobqueue.transitions import args_hash
 
     batch = []

@@ -231,8 +231,8 @@ CORE4_JOB_FOLLOW_MAX = env.float("CORE4_JOB_FOLLOW_MAX", default=3600.0)
 CORE4_JOB_FOLLOW_KEEPALIVE = env.float("CORE4_JOB_FOLLOW_KEEPALIVE", default=15.0)
 
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["core4site.api.renderers.Core4JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [],  # arguments are merged by core4site.api.arguments
+    "DEFAULT_RENDERER_CLASSES": ["core4api.renderers.Core4JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],  # arguments are merged by core4api.arguments
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.HeaderAuthentication",
         "accounts.authentication.TokenArgumentAuthentication",
@@ -240,14 +240,15 @@ REST_FRAMEWORK = {
         "accounts.authentication.CookieAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_permissions.HasCore4APIAccess"],
-    "DEFAULT_PAGINATION_CLASS": "core4site.api.pagination.Core4Pager",
-    "EXCEPTION_HANDLER": "core4site.api.exceptions.core4_exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core4site.api.negotiation.NeverNotAcceptable",
+    "DEFAULT_PAGINATION_CLASS": "core4api.pagination.Core4Pager",
+    "EXCEPTION_HANDLER": "core4api.exceptions.core4_exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core4api.negotiation.NeverNotAcceptable",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "core4site.schema.Core4AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core4api.openapi.Core4AutoSchema",
 }
 
-# OpenAPI schema at /core4/api/v1/schema/ (core4site/schema.py); UIs served from the sidecar.
+# OpenAPI schema at /core4/api/v1/schema/ (core4api/openapi.py + each app's openapi.py);
+# the UIs are served from the sidecar.
 SPECTACULAR_SETTINGS = {
     "TITLE": "core4site API",
     "DESCRIPTION": "core4's HTTP API: every reply is core4's envelope, errors carry `error`.",
@@ -260,7 +261,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/core4/api(/v1)?",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "core4site.schema.add_components",
+        "core4api.openapi.add_components",
     ],
 }
 

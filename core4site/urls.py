@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.views import LoginView
-from core4site import errors
+from core4api import errors
 
 API = "core4/api/v1/"
 

@@ -19,8 +19,8 @@ from rest_framework.response import Response
 
 from accounts.api_permissions import access_of
 from accounts.tokens import COOKIE_NAME, verify_token
-from core4site.api.arguments import argument
-from core4site.api.views import Core4APIView
+from core4api.arguments import argument
+from core4api.views import Core4APIView
 from dashboard.access import describe
 
 #: Scripts, styles and connections from this origin only; data never becomes markup.

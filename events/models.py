@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import models
 
-from core4site.ids import isoformat, utcnow
+from core4api.ids import isoformat, utcnow
 
 QUEUE = "queue"
 MESSAGE = "message"

@@ -30,7 +30,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.db import connections, transaction
 
-from core4site.ids import isoformat, utcnow
+from core4api.ids import isoformat, utcnow
 from events import publisher
 from events.models import QUEUE, Event, os_user
 

@@ -15,12 +15,14 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber, Trunc
+from drf_spectacular.utils import extend_schema_view
 
-from core4site.api.arguments import argument
-from core4site.api.exceptions import BadRequest
-from core4site.api.filters import Field, FilterSpec
-from core4site.api.views import Core4APIView
-from core4site.ids import isoformat, utcnow
+from core4api.arguments import argument
+from core4api.exceptions import BadRequest
+from core4api.filters import Field, FilterSpec
+from core4api.ids import isoformat, utcnow
+from core4api.views import Core4APIView
+from events import openapi
 from events.models import MESSAGE, QUEUE, Event, format_id, parse_id
 
 HISTORY = "core4.api.v1.request.queue.history"
@@ -105,6 +107,7 @@ def history_item(event: Event) -> dict[str, Any]:
     return {"created": isoformat(event.created), "total": sum(counts.values()), **counts}
 
 
+@extend_schema_view(**openapi.JOB_HISTORY_SCHEMA)
 class JobHistoryView(Core4APIView):
     """``GET|POST /core4/api/v1/jobs/history``: the queue's states after each event."""
 
@@ -134,6 +137,7 @@ def granularity(start: datetime, end: datetime) -> str:
     return "second"
 
 
+@extend_schema_view(**openapi.QUEUE_HISTORY_SCHEMA)
 class QueueHistoryView(Core4APIView):
     """``GET|POST /core4/api/v1/queue/history``: per time bucket the busiest queue state."""
 
@@ -185,6 +189,7 @@ def event_item(event: Event) -> dict[str, Any]:
     }
 
 
+@extend_schema_view(**openapi.EVENT_HISTORY_SCHEMA)
 class EventHistoryView(Core4APIView):
     """``GET|POST /core4/api/v1/event/history``: chat (or ``filter``'s channel) newest first."""
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from tabulate import tabulate
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from jobqueue.errors import JobError
 from jobqueue.models import Job
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from core4site.ids import object_id, utcnow
+from core4api.ids import object_id, utcnow
 
 PENDING = "pending"
 RUNNING = "running"

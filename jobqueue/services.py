@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.db import transaction
 
-from core4site.ids import isoformat, utcnow
+from core4api.ids import isoformat, utcnow
 from jobqueue import transitions
 from jobqueue.errors import JobNotFound
 from jobqueue.job import SETTINGS, load_job_class, split_kwargs

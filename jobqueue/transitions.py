@@ -28,7 +28,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from jobqueue.errors import JobExists, JobInvalid, JobNotFound, JobStateError
 from jobqueue.models import (
     COMPLETE,

@@ -34,7 +34,7 @@ from django.core.management import call_command, get_commands
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Min, Q
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from jobqueue import transitions
 from jobqueue.errors import JobError
 from jobqueue.forkserver import ForkServer

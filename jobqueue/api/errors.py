@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from django.db import IntegrityError
 
-from core4site.api.exceptions import BadRequest, NotFound
+from core4api.exceptions import BadRequest, NotFound
 from jobqueue.errors import JobError, JobExists, JobInvalid, JobNotFound, JobStateError
 
 

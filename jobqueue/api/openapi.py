@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core4site.schema import ANY, component
+from core4api.openapi import ANY, component
 
 _STR = {"type": "string"}
 _NSTR = {"type": "string", "nullable": True}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from core4site.ids import isoformat, utcnow
+from core4api.ids import isoformat, utcnow
 from jobqueue import services
 from jobqueue.models import (
     COMPLETE,

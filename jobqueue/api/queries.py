@@ -17,9 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Case, CharField, F, JSONField, QuerySet, Value, When
 
 from accounts.permissions import Access
-from core4site.api.arguments import CONVERTERS, argument
-from core4site.api.exceptions import BadRequest
-from core4site.api.filters import MAX_DEPTH, Field, FilterSpec
+from core4api.arguments import CONVERTERS, argument
+from core4api.exceptions import BadRequest
+from core4api.filters import MAX_DEPTH, Field, FilterSpec
 from jobqueue.api.presenters import UNAUTHORIZED
 from jobqueue.models import Job
 

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db.models.functions import Length, Substr
 from django.http import StreamingHttpResponse
 
-from core4site.api.renderers import Core4JSONEncoder
+from core4api.renderers import Core4JSONEncoder
 from jobqueue.api.presenters import is_final, job_document, log_item, state_snapshot
 from jobqueue.models import Job
 

@@ -12,26 +12,25 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from accounts.api_permissions import access_of
-from core4site.api.arguments import argument, arguments
-from core4site.api.exceptions import BadRequest, Forbidden, error_response
-from core4site.api.views import Core4APIView
-from core4site.ids import utcnow
-from core4site.schema import (
+from core4api.arguments import argument, arguments
+from core4api.exceptions import BadRequest, Forbidden, error_response
+from core4api.ids import utcnow
+from core4api.openapi import (
     ERROR,
     FILTER,
     PAGE,
     PER_PAGE,
     SSE,
-    OpenApiResponse,
     envelope,
     paged,
     path,
     query,
 )
+from core4api.views import Core4APIView
 from jobqueue import services
 from jobqueue.api import openapi
 from jobqueue.api.errors import job_errors

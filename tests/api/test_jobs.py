@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from events.models import Event
 from jobqueue import services, transitions
 from jobqueue.models import Job, WorkerRecord

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.tokens import issue_token
-from core4site.ids import object_id
+from core4api.ids import object_id
 from jobqueue.signals import job_transition, queue_summary
 
 ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]

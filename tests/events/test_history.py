@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from events.models import Event, format_id
 from events.outbox import store
 from tests.events.helpers import make_user, standard_user, token_of

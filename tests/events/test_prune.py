@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from events.models import Event
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from events.models import Event
 
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from core4site.ids import utcnow
+from core4api.ids import utcnow
 from jobqueue import cli, services
 from jobqueue.errors import JobError
 from jobqueue.models import RUNNING, STATES, Job, WorkerRecord

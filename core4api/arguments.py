@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import QueryDict
 
-from core4site.api.exceptions import BadRequest
+from core4api.exceptions import BadRequest
 
 MISSING: Any = object()
 _CACHE_ATTR = "_core4_arguments"

@@ -8,9 +8,9 @@ from typing import Any
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core4site.api.arguments import argument
-from core4site.api.exceptions import BadRequest
-from core4site.api.pagination import Core4Pager
+from core4api.arguments import argument
+from core4api.exceptions import BadRequest
+from core4api.pagination import Core4Pager
 
 
 class Core4APIView(APIView):

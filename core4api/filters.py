@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
-from core4site.api.exceptions import BadRequest
+from core4api.exceptions import BadRequest
 
 SAFE_LITERAL = re.compile(r"^[a-zA-Z0-9_/-]*$")
 COMPARISONS = {"$lt": "lt", "$lte": "lte", "$gt": "gt", "$gte": "gte"}

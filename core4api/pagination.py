@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
-from core4site.api.arguments import argument
-from core4site.api.exceptions import BadRequest
+from core4api.arguments import argument
+from core4api.exceptions import BadRequest
 
 
 class Core4Pager(BasePagination):
@@ -23,6 +23,14 @@ class Core4Pager(BasePagination):
     per_page_argument = "per_page"
     default_per_page = 10
     max_per_page = 1000
+    #: The keys a paged reply carries at the top level of the envelope (OpenAPI).
+    PAGING_SCHEMA = {
+        "page": {"type": "integer", "description": "0-based page (negative counts from the end)"},
+        "per_page": {"type": "integer", "minimum": 1},
+        "page_count": {"type": "integer", "minimum": 0},
+        "count": {"type": "integer", "minimum": 0, "description": "items in this page"},
+        "total_count": {"type": "number", "minimum": 0, "description": "filtered total"},
+    }
 
     def paginate_queryset(self, queryset, request, view=None):
         per_page = argument(request, self.per_page_argument, self.default_per_page, int)
@@ -54,19 +62,6 @@ class Core4Pager(BasePagination):
         return response
 
     def get_paginated_response_schema(self, schema):
-        return {
-            "type": "object",
-            "properties": {
-                "_id": {"type": "string"},
-                "code": {"type": "integer"},
-                "message": {"type": "string"},
-                "timestamp": {"type": "string"},
-                "version": {"type": "string"},
-                "page": {"type": "integer"},
-                "per_page": {"type": "integer"},
-                "page_count": {"type": "integer"},
-                "count": {"type": "integer"},
-                "total_count": {"type": "number"},
-                "data": schema,
-            },
-        }
+        from core4api.openapi import paged  # the envelope's schema lives there
+
+        return paged(schema)

@@ -6,9 +6,9 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.request import Request
 
-from core4site.api.arguments import argument, parse_bool
-from core4site.api.exceptions import BadRequest
-from core4site.api.pagination import Core4Pager
+from core4api.arguments import argument, parse_bool
+from core4api.exceptions import BadRequest
+from core4api.pagination import Core4Pager
 
 
 def _request(query="", body=None, content_type="application/json"):

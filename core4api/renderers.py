@@ -15,7 +15,7 @@ from http import HTTPStatus
 from django.conf import settings
 from rest_framework.renderers import JSONRenderer
 
-from core4site.ids import isoformat, object_id, utcnow
+from core4api.ids import isoformat, object_id, utcnow
 
 
 class Core4JSONEncoder(json.JSONEncoder):

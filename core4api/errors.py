@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 
-from core4site.api.renderers import dumps, envelope
+from core4api.renderers import dumps, envelope
 
 
 def _reply(status: int, error: str | None) -> HttpResponse:
