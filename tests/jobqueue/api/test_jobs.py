@@ -11,7 +11,7 @@ from core4api.ids import utcnow
 from events.models import Event
 from jobqueue import services, transitions
 from jobqueue.models import Job, WorkerRecord
-from tests.api.conftest import (
+from tests.jobqueue.api.conftest import (
     ECHO,
     OTHER,
     SLEEP,
@@ -89,7 +89,7 @@ def test_list_filter_and_sort(api):
     assert ids(filter='{"state": {"$in": ["pending"]}}') == [a.id, c.id]
     assert ids(filter='{"args.n": {"$gte": 2}}') == [b.id, c.id]
     assert ids(filter='{"priority": {"$gt": 1}, "state": "pending"}') == [c.id]
-    assert ids(filter='{"$or": [{"qual_name": "tests.api.jobs.EchoJob"}, {"args.n": 3}]}') == [
+    assert ids(filter='{"$or": [{"qual_name": "tests.jobqueue.api.jobs.EchoJob"}, {"args.n": 3}]}') == [
         a.id,
         c.id,
     ]
@@ -215,7 +215,7 @@ def test_enqueue_with_settings(api):
 
 def test_enqueue_from_query_string_converts_types(api):
     response = api.client.post(
-        "/core4/api/v1/job?qual_name=tests.api.jobs.EchoJob&priority=4&force=yes",
+        "/core4/api/v1/job?qual_name=tests.jobqueue.api.jobs.EchoJob&priority=4&force=yes",
         "",
         content_type="application/json",
         HTTP_AUTHORIZATION="Bearer " + api.token,
@@ -236,12 +236,12 @@ def test_enqueue_alias(api):
     [
         ({}, 400, "Missing argument qual_name"),
         ({"qual_name": ["x"]}, 400, "qual_name"),
-        ({"qual_name": "tests.api.jobs.Nope"}, 404, "not found"),
-        ({"qual_name": "tests.api.nomodule.Job"}, 404, "not found"),
+        ({"qual_name": "tests.jobqueue.api.jobs.Nope"}, 404, "not found"),
+        ({"qual_name": "tests.jobqueue.api.nomodule.Job"}, 404, "not found"),
         ({"qual_name": "nodots"}, 404, "qualified name"),
         ({"qual_name": " "}, 400, "qualified name"),
-        ({"qual_name": "tests.api.jobs.NOT_A_JOB"}, 400, "not a class"),
-        ({"qual_name": "tests.api.jobs.NoAuthorJob"}, 400, "missing author"),
+        ({"qual_name": "tests.jobqueue.api.jobs.NOT_A_JOB"}, 400, "not a class"),
+        ({"qual_name": "tests.jobqueue.api.jobs.NoAuthorJob"}, 400, "missing author"),
         ({"qual_name": ECHO, "args": [1]}, 400, "parameter [args]"),
         ({"qual_name": ECHO, "args": "x"}, 400, "parameter [args]"),
         ({"qual_name": ECHO, "priority": "high"}, 400, "priority"),
@@ -397,11 +397,11 @@ def test_log_is_paged(api):
 # --- system --------------------------------------------------------------------------------------
 def test_system_lists_live_workers_with_running_jobs(api, client):
     from accounts.tokens import issue_token
-    from tests.api.conftest import Api, make_user
+    from tests.jobqueue.api.conftest import Api, make_user
 
     reader = make_user(
         "sysreader",
-        ["api://core4.api.v1.request.standard.*", r"job://tests\.api\.jobs\.EchoJob/r"],
+        ["api://core4.api.v1.request.standard.*", r"job://tests\.jobqueue\.api\.jobs\.EchoJob/r"],
     )
     now = utcnow()
     WorkerRecord.objects.create(identifier=WORKER, hostname="h1", pid=11, heartbeat=now)
@@ -436,7 +436,7 @@ def test_system_needs_its_api_permission(as_user):
 
 def test_pause_and_resume_the_queue_or_a_project(api, client):
     from accounts.tokens import issue_token
-    from tests.api.conftest import Api, make_user
+    from tests.jobqueue.api.conftest import Api, make_user
 
     standard = "api://core4.api.v1.request.standard.*"
     operator = Api(

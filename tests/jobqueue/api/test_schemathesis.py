@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.tokens import issue_token
-from tests.api.conftest import ECHO, enqueue, make_user
+from tests.jobqueue.api.conftest import ECHO, enqueue, make_user
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 CHECKS = [

@@ -15,8 +15,8 @@ from tests.support import LiveStack, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ECHO = "tests.api.jobs.EchoJob"
-SLEEP = "tests.api.jobs.SleepJob"
+ECHO = "tests.jobqueue.api.jobs.EchoJob"
+SLEEP = "tests.jobqueue.api.jobs.SleepJob"
 
 
 @pytest.fixture(scope="module")

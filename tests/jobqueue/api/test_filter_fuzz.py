@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from accounts.tokens import issue_token
 from jobqueue.api.queries import JOB_FILTER, SORT_FIELDS
-from tests.api.conftest import ECHO, OTHER, Api, enqueue, make_user
+from tests.jobqueue.api.conftest import ECHO, OTHER, Api, enqueue, make_user
 
 FIELDS = sorted(JOB_FILTER.fields) + ["args.n", "args.a.b", "bogus"]
 OPERATORS = ["$ne", "$in", "$nin", "$regex", "$options", "$lt", "$lte", "$gt", "$gte", "$exists"]

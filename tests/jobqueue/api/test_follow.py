@@ -12,7 +12,7 @@ from django.db import connections
 from jobqueue import transitions
 from jobqueue.api.streaming import follow_job
 from jobqueue.models import Job
-from tests.api.conftest import (
+from tests.jobqueue.api.conftest import (
     ECHO,
     WORKER,
     data_of,

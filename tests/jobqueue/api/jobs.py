@@ -48,7 +48,7 @@ class FailJob(CoreJob):
 
 
 class OtherJob(CoreJob):
-    """A job of another family: users with ``job://tests.api.jobs.EchoJob`` rights cannot see it."""
+    """A job of another family: users with ``job://tests.jobqueue.api.jobs.EchoJob`` rights cannot see it."""
 
     author = "test"
 

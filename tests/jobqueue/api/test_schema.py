@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.api.conftest import ECHO, data_of, enqueue, error_of
+from tests.jobqueue.api.conftest import ECHO, data_of, enqueue, error_of
 
 SCHEMA = "/core4/api/v1/schema/"
 

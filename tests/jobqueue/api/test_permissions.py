@@ -11,7 +11,7 @@ import pytest
 
 from events.models import Event
 from jobqueue.models import Job
-from tests.api.conftest import (
+from tests.jobqueue.api.conftest import (
     ECHO,
     OTHER,
     Api,

@@ -12,14 +12,14 @@ from jobqueue import services, transitions
 from tests.support import API, Api, error_of  # noqa: F401 - re-exported to the tests
 
 JOB_API = "api://core4.api.v1.request.job.JobRequest"
-ECHO = "tests.api.jobs.EchoJob"
-SLEEP = "tests.api.jobs.SleepJob"
-OTHER = "tests.api.jobs.OtherJob"
+ECHO = "tests.jobqueue.api.jobs.EchoJob"
+SLEEP = "tests.jobqueue.api.jobs.SleepJob"
+OTHER = "tests.jobqueue.api.jobs.OtherJob"
 #: job permissions per row of the matrix (all on the EchoJob/SleepJob family only)
 LEVELS = {
     "none": [JOB_API],
-    "r": [JOB_API, r"job://tests\.api\.jobs\.(Echo|Sleep)Job/r"],
-    "x": [JOB_API, r"job://tests\.api\.jobs\.(Echo|Sleep)Job/x"],
+    "r": [JOB_API, r"job://tests\.jobqueue\.api\.jobs\.(Echo|Sleep)Job/r"],
+    "x": [JOB_API, r"job://tests\.jobqueue\.api\.jobs\.(Echo|Sleep)Job/x"],
     "cop": ["cop"],
 }
 
