@@ -187,6 +187,9 @@ CORE4_TOKEN_REFRESH = env.int("CORE4_TOKEN_REFRESH", default=3600)
 CORE4_VERSION = "core4site/0.1.0"
 
 # --- queue (README "The job queue") ---------------------------------------------------------------
+#: Packages (or modules) whose job classes may run, found at start-up with all their
+#: submodules; the ``jobs`` module of every installed app is added. Nothing else is imported.
+CORE4_JOB_PACKAGES = env.list("CORE4_JOB_PACKAGES", default=["jobqueue.jobs"])
 #: Foreign job names that run as local classes, e.g. core4's example job (JSON object).
 CORE4_JOB_ALIASES = env.json(
     "CORE4_JOB_ALIASES",

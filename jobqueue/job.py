@@ -10,15 +10,12 @@ override it; every other keyword is a job argument passed to ``execute``. Inside
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings as django_settings
-
-from jobqueue.errors import JobInvalid, JobNotFound
+from jobqueue.errors import JobInvalid
 
 
 def _int_gt0(name: str, value: Any) -> int:
@@ -142,38 +139,13 @@ def qual_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def resolve_alias(name: str) -> str:
-    """The local qualified name a (possibly foreign) job name runs as."""
-    return getattr(django_settings, "CORE4_JOB_ALIASES", {}).get(name, name)
-
-
-def load_job_class(name: object) -> type[CoreJob]:
-    """Import the job class called ``name`` (aliases applied) and check it is a job."""
-    if not isinstance(name, str) or not name.strip():
-        raise JobNotFound(f"job name must be a qualified name, not {name!r}")
-    if len(name) > 255:
-        raise JobInvalid(f"job name [{name[:40]}…] longer than 255 characters")
-    target = resolve_alias(name)
-    module_name, dot, class_name = target.rpartition(".")
-    if not dot or not module_name or not class_name:
-        raise JobNotFound(f"job [{name}] not found: expected a qualified name module.Class")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise JobNotFound(f"job [{name}] not found: {exc}") from exc
-    except Exception as exc:  # the module itself is broken
-        raise JobInvalid(f"job [{name}] cannot be imported: {exc!r}") from exc
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise JobNotFound(f"job [{name}] not found: no [{class_name}] in [{module_name}]")
-    if not isinstance(cls, type):
-        raise JobInvalid(f"job [{name}] is not a class")
-    if not issubclass(cls, CoreJob) or cls is CoreJob:
-        raise JobInvalid(f"job [{name}] is not a subclass of jobqueue.job.CoreJob")
+def validate_class(cls: type[CoreJob], name: str) -> None:
+    """Raise ``JobInvalid`` if ``cls`` cannot run: core4 wants an ``author`` of the class's own
+    (not inherited) and valid class settings."""
     author = cls.__dict__.get("author")
     if not isinstance(author, str) or not author.strip():
         raise JobInvalid(f"missing author in [{name}]")
-    return cls
+    class_settings(cls, name)
 
 
 def class_settings(cls: type[CoreJob], name: str) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from jobqueue.job import SETTINGS, JobDeferred, load_job_class
+from jobqueue.job import SETTINGS, JobDeferred
+from jobqueue.registry import resolve
 
 #: Inherited connection objects, referenced until ``os._exit`` so they are never finalised.
 _INHERITED: list[Any] = []
@@ -106,7 +107,7 @@ def _redirect(output_fd: int) -> None:
 
 def _execute(data: dict, pipe: _Pipe) -> None:
     try:
-        cls = load_job_class(data["name"])
+        cls = resolve(data["name"])
         job = cls(
             _id=data["id"],
             name=data["name"],

@@ -23,8 +23,9 @@ from django.db import transaction
 from core4api.ids import isoformat, utcnow
 from jobqueue import transitions
 from jobqueue.errors import JobNotFound
-from jobqueue.job import SETTINGS, load_job_class, split_kwargs
+from jobqueue.job import SETTINGS, split_kwargs
 from jobqueue.models import Control, Job, WorkerRecord
+from jobqueue.registry import resolve
 
 __all__ = [
     "alive_workers",
@@ -44,7 +45,7 @@ __all__ = [
 def enqueue(qual_name: str, by: str | None = None, **kwargs: Any) -> Job:
     """Enqueue job ``qual_name``: keywords named like a setting (``priority=5``) set it,
     all others — or an ``args`` dict — are the job's arguments. Returns the new ``Job``."""
-    cls = load_job_class(qual_name)
+    cls = resolve(qual_name)
     settings, args = split_kwargs(cls, qual_name, dict(kwargs))
     return transitions.enqueue(qual_name, settings, args, by=by)
 

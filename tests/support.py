@@ -92,7 +92,7 @@ class LiveStack:
             CORE4_SECRET_KEY="live-stack-" + uuid.uuid4().hex,
             CORE4_LAYER_PREFIX="core4live-" + uuid.uuid4().hex[:8],
             PYTHONUNBUFFERED="1",
-            DJANGO_SETTINGS_MODULE="core4site.settings",
+            DJANGO_SETTINGS_MODULE="tests.settings",
         )
         base = os.environ.get("DATABASE_URL", "")
         if base.startswith(("postgres://", "postgresql://")):

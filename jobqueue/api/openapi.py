@@ -247,3 +247,27 @@ LIST_BODY = {
         },
     },
 }
+
+JOB_CLASS = component(
+    "JobClass",
+    {
+        "type": "object",
+        "description": "A registered job class (`GET /job/list`): what may be enqueued.",
+        "properties": {
+            "_id": {"type": "string", "description": "the qualified name"},
+            "qual_name": {"type": "string", "description": "`module.Class`"},
+            "author": _NSTR,
+            "doc": {"type": "string", "description": "the class's docstring"},
+            "valid": {"type": "boolean", "description": "false: it cannot run (see `error`)"},
+            "error": _NSTR,
+            "aliases": {"type": "array", "items": _STR, "description": "foreign names"},
+            "settings": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "the class's defaults for every job setting",
+            },
+        },
+        "required": ["_id", "qual_name", "author", "doc", "valid", "error", "aliases", "settings"],
+        "additionalProperties": False,
+    },
+)

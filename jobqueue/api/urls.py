@@ -6,6 +6,7 @@ from jobqueue.api import views
 
 urlpatterns = [
     path("job", views.JobListView.as_view(), name="job"),
+    path("job/list", views.JobRegistryView.as_view(), name="job-list"),
     path("job/queue", views.JobQueueView.as_view(), name="job-queue"),
     path("job/follow/<str:id>", views.JobFollowView.as_view(), name="job-follow"),
     path("job/log/<str:id>", views.JobLogView.as_view(), name="job-log"),

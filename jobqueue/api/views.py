@@ -9,6 +9,7 @@ detail, stream, log and every action on it are 403 with a message that names onl
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
@@ -39,6 +40,7 @@ from jobqueue.api.queries import apply_filter, apply_sort, masked_queue, sort_pa
 from jobqueue.api.streaming import event_stream, follow_job
 from jobqueue.job import SETTINGS
 from jobqueue.models import RUNNING, Job
+from jobqueue.registry import MAX_NAME_LENGTH, JobEntry, registry
 
 JOB_HANDLER = "core4.api.v1.request.job.JobRequest"
 SYSTEM_HANDLER = "core4.api.v1.request.standard.system.SystemHandler"
@@ -144,6 +146,49 @@ class JobListView(JobView):
         if follow:
             return self.follow(job.id)
         return Response(job.id)
+
+
+class JobRegistryView(JobView):
+    """``GET /job/list``: the registered job classes the user may read (core4's ``sys.job``)."""
+
+    @extend_schema(
+        summary="Registered job classes, paged",
+        description="The classes found at start-up in `CORE4_JOB_PACKAGES` and the apps' "
+        "`jobs` modules; only those the user may read (`job://<qual_name>/r`). `search` "
+        "matches the qualified name with wildcards `*` and `?`, case-insensitive.",
+        parameters=[
+            PAGE,
+            PER_PAGE,
+            query("search", str, f"wildcard pattern (at most {MAX_NAME_LENGTH} characters)"),
+        ],
+        responses={200: paged(openapi.JOB_CLASS)},
+    )
+    def get(self, request) -> Response:
+        search = argument(request, "search", "", str)
+        if len(search) > MAX_NAME_LENGTH:
+            raise BadRequest(f"parameter [search] longer than {MAX_NAME_LENGTH} characters")
+        pattern = search.lower() if any(c in search for c in "*?") else f"*{search.lower()}*"
+        access = self.access
+        entries = [
+            entry
+            for entry in registry()
+            if access.can_read_job(entry.qual_name)
+            and fnmatchcase(entry.qual_name.lower(), pattern.replace("[", "[[]"))
+        ]
+        return self.paginate(entries, job_class_document)
+
+
+def job_class_document(entry: JobEntry) -> dict[str, Any]:
+    return {
+        "_id": entry.qual_name,
+        "qual_name": entry.qual_name,
+        "author": entry.author,
+        "doc": entry.doc,
+        "valid": entry.valid,
+        "error": entry.error,
+        "aliases": list(entry.aliases),
+        "settings": entry.settings(),
+    }
 
 
 class JobQueueView(JobView):

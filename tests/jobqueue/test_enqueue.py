@@ -58,13 +58,13 @@ def test_unique_unfinished_name_and_args():
 @pytest.mark.parametrize(
     ("name", "error", "message"),
     [
-        ("DummyJob", JobNotFound, "expected a qualified name"),
+        ("DummyJob", JobNotFound, r"job \[DummyJob\] not found"),
         ("nosuchmodule.Job", JobNotFound, "not found"),
         ("123 nosuch.job", JobNotFound, "not found"),
-        ("tests.jobqueue.jobs.Missing", JobNotFound, r"no \[Missing\]"),
-        ("tests.jobqueue.jobs.not_a_class", JobInvalid, "is not a class"),
-        ("tests.jobqueue.jobs.NotAJob", JobInvalid, "not a subclass"),
-        ("jobqueue.job.CoreJob", JobInvalid, "not a subclass"),
+        ("tests.jobqueue.jobs.Missing", JobNotFound, "not found"),
+        ("tests.jobqueue.jobs.not_a_class", JobNotFound, "not found"),
+        ("tests.jobqueue.jobs.NotAJob", JobNotFound, "not found"),
+        ("jobqueue.job.CoreJob", JobNotFound, "not found"),
         ("tests.jobqueue.jobs.InheritedAuthorJob", JobInvalid, "missing author"),
         ("tests.jobqueue.jobs.BadSettingJob", JobInvalid, r"\[attempts\] > 0 expected"),
         ("", JobNotFound, "qualified name"),
