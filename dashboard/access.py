@@ -10,20 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.permissions import Access
+from accounts.views import ProfileView, RoleListView
 from events.consumers import EVENT_HANDLER
-from events.views import EVENT, HISTORY
+from events.views import EventHistoryView, JobHistoryView, QueueHistoryView
 from jobqueue.api.views import JOB_HANDLER, SYSTEM_HANDLER
 
-#: The APIs the page calls, by the key the page uses → core4 handler name.
+#: The APIs the page calls, by the key the page uses → core4 handler name (as the views
+#: name themselves; the page gets these from the server, see ``dashboard.bootstrap``).
 APIS = {
     "job": JOB_HANDLER,
     "system": SYSTEM_HANDLER,
     "event": EVENT_HANDLER,
-    "event_history": f"{EVENT}.EventHistoryHandler",
-    "queue_history": f"{HISTORY}.QueueHistoryHandler",
-    "jobs_history": f"{HISTORY}.JobHistoryHandler",
-    "profile": "core4.api.v1.request.standard.profile.ProfileHandler",
-    "roles": "core4.api.v1.request.role.main.RoleHandler",
+    "event_history": EventHistoryView.core4_name,
+    "queue_history": QueueHistoryView.core4_name,
+    "jobs_history": JobHistoryView.core4_name,
+    "profile": ProfileView.core4_name,
+    "roles": RoleListView.core4_name,
 }
 METHODS = {"r": "GET", "c": "POST", "u": "PUT", "d": "DELETE"}
 MAX_NAMES = 500

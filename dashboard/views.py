@@ -2,7 +2,9 @@
 
 The page itself holds no data: it is static HTML + ES modules that call the public APIs
 (``/core4/api/v1/…``) and the event socket with the HttpOnly ``token`` cookie that the login
-API sets. The views here only decide whether to show the page or the login form.
+API sets, plus the server's vocabulary (states, event names, handler names) as JSON
+(``dashboard.bootstrap``). The views here only decide whether to show the page or the login
+form.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from accounts.tokens import COOKIE_NAME, verify_token
 from core4api.arguments import argument
 from core4api.views import Core4APIView
 from dashboard.access import describe
+from dashboard.bootstrap import ELEMENT_ID, bootstrap
 
 #: Scripts, styles and connections from this origin only; data never becomes markup.
 CSP = (
@@ -38,8 +41,8 @@ def _signed_in(request: HttpRequest) -> bool:
     return True
 
 
-def _page(request: HttpRequest, template: str) -> HttpResponse:
-    response = render(request, template)
+def _page(request: HttpRequest, template: str, context: dict | None = None) -> HttpResponse:
+    response = render(request, template, context)
     scheme = "wss" if request.is_secure() else "ws"
     response["Content-Security-Policy"] = CSP.format(ws=f"{scheme}://{request.get_host()}")
     response["Cache-Control"] = "no-store"
@@ -61,7 +64,11 @@ def index(request: HttpRequest) -> HttpResponse:
     """The dashboard, or a redirect to the login page without a valid token cookie."""
     if not _signed_in(request):
         return HttpResponseRedirect("/login?" + urlencode({"next": request.get_full_path()}))
-    return _page(request, "dashboard/index.html")
+    return _page(
+        request,
+        "dashboard/index.html",
+        {"bootstrap": bootstrap(), "bootstrap_id": ELEMENT_ID},
+    )
 
 
 @require_GET

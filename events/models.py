@@ -8,8 +8,6 @@ string order equals id order.
 
 from __future__ import annotations
 
-import getpass
-import os
 from typing import Any
 
 from django.db import models
@@ -39,14 +37,6 @@ def parse_id(value: Any) -> int:
         if number >= 0:
             return number
     raise ValueError(value)
-
-
-def os_user() -> str:
-    """The OS user of this process (the author of events nobody in particular caused)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
 
 
 class Event(models.Model):

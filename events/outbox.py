@@ -32,7 +32,8 @@ from django.db import connections, transaction
 
 from core4api.ids import isoformat, utcnow
 from events import publisher
-from events.models import QUEUE, Event, os_user
+from events.models import QUEUE, Event
+from jobqueue.transitions import os_user
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from collections.abc import Hashable, Iterable
 from typing import Any
 
 from accounts.permissions import Access
+from jobqueue.states import UNAUTHORIZED
 
-UNAUTHORIZED = "UnauthorizedJob"
 FLAGS = ("zombie", "wall", "removed", "killed")
 
 

@@ -27,8 +27,6 @@ from events.models import MESSAGE, QUEUE, Event, format_id, parse_id
 
 HISTORY = "core4.api.v1.request.queue.history"
 EVENT = "core4.api.v1.request.standard.event"
-#: The states a queue event counts (unfinished jobs), in core4's order.
-STATES = ("pending", "deferred", "failed", "running", "error", "inactive", "killed")
 DATETIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
 

@@ -64,6 +64,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "progress_interval": (5, _int_gt0),
     "worker": (None, _str_null),
 }
+#: setting → default (the model's column defaults too).
+DEFAULTS: dict[str, Any] = {key: default for key, (default, _check) in SETTINGS.items()}
 #: Enqueue keywords that are neither settings nor arguments (only a restart passes them).
 INTERNAL = ("trial",)
 
@@ -77,17 +79,17 @@ class CoreJob:
 
     author: str | None = None
 
-    attempts = SETTINGS["attempts"][0]
-    defer_time = SETTINGS["defer_time"][0]
-    defer_max = SETTINGS["defer_max"][0]
-    error_time = SETTINGS["error_time"][0]
-    wall_time = SETTINGS["wall_time"][0]
-    zombie_time = SETTINGS["zombie_time"][0]
-    max_parallel = SETTINGS["max_parallel"][0]
-    priority = SETTINGS["priority"][0]
-    force = SETTINGS["force"][0]
-    progress_interval = SETTINGS["progress_interval"][0]
-    worker = SETTINGS["worker"][0]
+    attempts = DEFAULTS["attempts"]
+    defer_time = DEFAULTS["defer_time"]
+    defer_max = DEFAULTS["defer_max"]
+    error_time = DEFAULTS["error_time"]
+    wall_time = DEFAULTS["wall_time"]
+    zombie_time = DEFAULTS["zombie_time"]
+    max_parallel = DEFAULTS["max_parallel"]
+    priority = DEFAULTS["priority"]
+    force = DEFAULTS["force"]
+    progress_interval = DEFAULTS["progress_interval"]
+    worker = DEFAULTS["worker"]
 
     def __init__(self, *, _id: str | None = None, name: str | None = None, args=None, **state):
         self._id = _id

@@ -17,23 +17,8 @@ from django.db import models
 from django.db.models import Q
 
 from core4api.ids import object_id, utcnow
-
-PENDING = "pending"
-RUNNING = "running"
-DEFERRED = "deferred"
-FAILED = "failed"
-ERROR = "error"
-INACTIVE = "inactive"
-KILLED = "killed"
-COMPLETE = "complete"
-
-STATES = (PENDING, RUNNING, DEFERRED, FAILED, ERROR, INACTIVE, KILLED, COMPLETE)
-#: States a worker may pick.
-PICKABLE = (PENDING, FAILED, DEFERRED)
-#: ``restart`` of these clears the wait (same id).
-WAITING = (DEFERRED, FAILED)
-#: ``restart`` of these creates a new job (new id).
-STOPPED = (KILLED, INACTIVE, ERROR)
+from jobqueue.job import DEFAULTS
+from jobqueue.states import PENDING, PICKABLE, RUNNING, STATES, WAITING
 
 
 class Job(models.Model):
@@ -47,20 +32,20 @@ class Job(models.Model):
     )
 
     # settings (CONTRACT §4)
-    attempts = models.PositiveIntegerField(default=1)
-    defer_time = models.PositiveIntegerField(default=300)
-    defer_max = models.PositiveIntegerField(default=3600)
-    error_time = models.PositiveIntegerField(default=600)
+    attempts = models.PositiveIntegerField(default=DEFAULTS["attempts"])
+    defer_time = models.PositiveIntegerField(default=DEFAULTS["defer_time"])
+    defer_max = models.PositiveIntegerField(default=DEFAULTS["defer_max"])
+    error_time = models.PositiveIntegerField(default=DEFAULTS["error_time"])
     wall_time = models.PositiveIntegerField(null=True, blank=True)
-    zombie_time = models.PositiveIntegerField(default=1800)
-    max_parallel = models.PositiveIntegerField(default=15)
-    priority = models.IntegerField(default=0)
-    force = models.BooleanField(default=False)
-    progress_interval = models.PositiveIntegerField(default=5)
+    zombie_time = models.PositiveIntegerField(default=DEFAULTS["zombie_time"])
+    max_parallel = models.PositiveIntegerField(default=DEFAULTS["max_parallel"])
+    priority = models.IntegerField(default=DEFAULTS["priority"])
+    force = models.BooleanField(default=DEFAULTS["force"])
+    progress_interval = models.PositiveIntegerField(default=DEFAULTS["progress_interval"])
     worker = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - None means unset, as in core4
 
     # lifecycle
-    attempts_left = models.IntegerField(default=1)
+    attempts_left = models.IntegerField(default=DEFAULTS["attempts"])
     trial = models.PositiveIntegerField(default=0)
     enqueued_at = models.DateTimeField(default=utcnow)
     enqueued_by = models.CharField(max_length=150, blank=True, default="")
@@ -127,7 +112,7 @@ class Job(models.Model):
             ),
             models.Index(
                 fields=["query_at"],
-                condition=Q(journaled=False, state__in=(DEFERRED, FAILED)),
+                condition=Q(journaled=False, state__in=WAITING),
                 name="queue_job_due",
             ),
             models.Index(

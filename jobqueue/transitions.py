@@ -19,6 +19,7 @@ import getpass
 import hashlib
 import json
 import logging
+import os
 import socket
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -30,36 +31,52 @@ from django.db.models import Count, F, Q
 
 from core4api.ids import utcnow
 from jobqueue.errors import JobExists, JobInvalid, JobNotFound, JobStateError
-from jobqueue.models import (
+from jobqueue.models import Job, QueueCount
+from jobqueue.signals import job_transition
+from jobqueue.states import (
     COMPLETE,
+    COMPLETE_JOB,
+    DEFER_JOB,
     DEFERRED,
+    ENQUEUE_JOB,
     ERROR,
+    ERROR_JOB,
     FAILED,
+    FAILED_JOB,
+    FAILED_START,
+    FLAG_NONSTOP,
+    FLAG_ZOMBIE,
+    INACTIVATE_JOB,
     INACTIVE,
+    KILL_JOB,
     KILLED,
     PENDING,
     PICKABLE,
+    REMOVE_JOB,
+    REQUEST_KILL_JOB,
+    REQUEST_REMOVE_JOB,
+    REQUEST_START_JOB,
+    RESTART_STOPPED,
+    RESTART_WAITING,
     RUNNING,
-    STATES,
+    START_JOB,
     STOPPED,
+    UNFINISHED,
     WAITING,
-    Job,
-    QueueCount,
 )
-from jobqueue.signals import job_transition
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "core4_queue"
-COUNTED = tuple(s for s in STATES if s != COMPLETE)
 
 
 @cache
 def os_user() -> str:
+    """The OS user of this process: the author of what nobody in particular caused."""
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        return "unknown"
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return str(os.getuid())
 
 
 @cache
@@ -156,7 +173,7 @@ def recount() -> dict[str, int]:
     exactly: a transition commits its job change and its counter shift together.
     """
     with transaction.atomic():
-        for state in COUNTED:
+        for state in UNFINISHED:
             QueueCount.objects.get_or_create(state=state)
         list(QueueCount.objects.select_for_update().order_by("state"))
         actual = dict(
@@ -165,7 +182,7 @@ def recount() -> dict[str, int]:
             .annotate(n=Count("id"))
             .values_list("state", "n")
         )
-        for state in COUNTED:
+        for state in UNFINISHED:
             QueueCount.objects.filter(state=state).exclude(n=actual.get(state, 0)).update(
                 n=actual.get(state, 0)
             )
@@ -279,7 +296,7 @@ def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa:
         **settings,
     )
     job.save(force_insert=True)
-    _emit("enqueue_job", job, by, _shift(None, PENDING))
+    _emit(ENQUEUE_JOB, job, by, _shift(None, PENDING))
     notify()
     return job
 
@@ -383,7 +400,7 @@ def pick(
                 job.state = INACTIVE
                 job.query_at = None
                 shifted = _save(job, old, "state", "query_at")
-                _emit("inactivate_job", job, None, shifted)
+                _emit(INACTIVATE_JOB, job, None, shifted)
                 log.info("done execution with [inactive] - [%s] with [%s]", job.name, job.id)
                 continue
             job.state = RUNNING
@@ -398,7 +415,7 @@ def pick(
                 job, old, "state", "started_at", "query_at", "trial", "locked_by",
                 "locked_hostname", "heartbeat", "pid",
             )  # fmt: skip
-            _emit("request_start_job", job, None, shifted)
+            _emit(REQUEST_START_JOB, job, None, shifted)
             return job
 
 
@@ -413,7 +430,7 @@ def start(job_id: str, worker: str, pid: int) -> Job:
             job.inactive_at = now + timedelta(seconds=job.defer_max)
             fields.append("inactive_at")
         job.save(update_fields=fields)
-        _emit("start_job", job, None)
+        _emit(START_JOB, job, None)
         return job
 
 
@@ -449,7 +466,7 @@ def complete(job_id: str, worker: str, stdout: str = "") -> Job:
         job.stdout = stdout
         shifted = _save(job, RUNNING, *fields, "journaled", "attempts_left", "prog_value",
                         "prog_message", "stdout")  # fmt: skip
-        _emit("complete_job", job, None, shifted)
+        _emit(COMPLETE_JOB, job, None, shifted)
         notify()
     log.info("done execution with [complete] after [%.0f] sec. - [%s]", job.runtime, job.id)
     return job
@@ -467,7 +484,7 @@ def defer(job_id: str, worker: str, message: str = "", stdout: str = "") -> Job:
         job.last_error = _error(f"JobDeferred({message!r})", None, now)
         job.stdout = stdout
         shifted = _save(job, RUNNING, *fields, "query_at", "last_error", "stdout")
-        _emit("defer_job", job, None, shifted)
+        _emit(DEFER_JOB, job, None, shifted)
         notify()
     log.info("done execution with [deferred] - [%s]: %s", job.id, message)
     _remove_if_requested(job)
@@ -489,7 +506,7 @@ def fail(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
         job.last_error = {**error, "timestamp": now.isoformat()}
         job.stdout = stdout
         shifted = _save(job, RUNNING, *fields, "attempts_left", "query_at", "last_error", "stdout")
-        _emit(f"{state}_job", job, None, shifted)
+        _emit(FAILED_JOB if state == FAILED else ERROR_JOB, job, None, shifted)
         notify()
     log.warning(
         "done execution with [%s] - [%s], [%d] attempts to go: %s",
@@ -508,7 +525,7 @@ def failed_start(job_id: str, worker: str, error: dict, stdout: str = "") -> Job
         job.last_error = {**error, "timestamp": now.isoformat()}
         job.stdout = stdout
         shifted = _save(job, RUNNING, *fields, "last_error", "stdout")
-        _emit("failed_start", job, None, shifted)
+        _emit(FAILED_START, job, None, shifted)
         notify()
     _remove_if_requested(job)
     return job
@@ -536,7 +553,7 @@ def _kill(job: Job, by: str | None, reason: str, stdout: str | None) -> Job:
         job.stdout = stdout
         fields.append("stdout")
     shifted = _save(job, RUNNING, *fields, "last_error")
-    _emit("kill_job", job, by, shifted)
+    _emit(KILL_JOB, job, by, shifted)
     notify()
     log.error("done execution with [killed] - [%s]: %s", job.id, reason)
     return job
@@ -550,7 +567,7 @@ def flag_nonstop(job_id: str) -> Job | None:
             return None
         job.wall_at = utcnow()
         job.save(update_fields=["wall_at"])
-        _emit("flag_nonstop", job, None)
+        _emit(FLAG_NONSTOP, job, None)
     log.warning("successfully set non-stop job [%s]", job.id)
     return job
 
@@ -563,7 +580,7 @@ def flag_zombie(job_id: str) -> Job | None:
             return None
         job.zombie_at = utcnow()
         job.save(update_fields=["zombie_at"])
-        _emit("flag_zombie", job, None)
+        _emit(FLAG_ZOMBIE, job, None)
     log.warning("successfully set zombie job [%s]", job.id)
     return job
 
@@ -579,7 +596,7 @@ def request_kill(job_id: str, by: str | None = None) -> Job:
             raise JobStateError(f"job [{job_id}] kill requested already")
         job.killed_at = utcnow()
         job.save(update_fields=["killed_at"])
-        _emit("request_kill_job", job, by)
+        _emit(REQUEST_KILL_JOB, job, by)
     return job
 
 
@@ -592,7 +609,7 @@ def request_remove(job_id: str, by: str | None = None) -> Job:
             raise JobStateError(f"job [{job_id}] remove requested already")
         job.removed_at = utcnow()
         job.save(update_fields=["removed_at"])
-        _emit("request_remove_job", job, by)
+        _emit(REQUEST_REMOVE_JOB, job, by)
     if job.state != RUNNING:
         job = remove(job_id, by) or job
     return job
@@ -610,7 +627,7 @@ def remove(job_id: str, by: str | None = None) -> Job | None:
         old = _counted(job)
         job.journaled = True
         shifted = _save(job, old, "journaled")
-        _emit("remove_job", job, by, shifted)
+        _emit(REMOVE_JOB, job, by, shifted)
     log.warning("successfully journaled and removed job [%s]", job.id)
     return job
 
@@ -628,7 +645,7 @@ def restart(job_id: str, by: str | None = None) -> Job:
         if job.state in WAITING:
             job.query_at = None
             job.save(update_fields=["query_at"])
-            _emit("restart_waiting", job, by)
+            _emit(RESTART_WAITING, job, by)
             notify()
             return job
         if job.state not in STOPPED:
@@ -642,7 +659,7 @@ def restart(job_id: str, by: str | None = None) -> Job:
         child = _insert(job.name, settings, job.args, job.args_hash, by, job.id, job.trial)
         job.child_id = child.id
         job.save(update_fields=["child_id"])
-        _emit("restart_stopped", job, by)
+        _emit(RESTART_STOPPED, job, by)
     return child
 
 

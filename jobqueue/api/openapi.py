@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from core4api.openapi import ANY, component
+from jobqueue.states import HIGHSTATES, STATES
 
 _STR = {"type": "string"}
 _NSTR = {"type": "string", "nullable": True}
 _NINT = {"type": "integer", "nullable": True}
 _NTIME = {"type": "string", "nullable": True, "description": "UTC ISO-8601"}
-_STATES = ["pending", "running", "deferred", "failed", "error", "inactive", "killed", "complete"]
 
 JOB = component(
     "Job",
@@ -20,11 +20,15 @@ JOB = component(
             "_id": _STR,
             "qual_name": {"type": "string", "description": "`module.Class` or UnauthorizedJob"},
             "args": {"type": "object", "nullable": True, "additionalProperties": True},
-            "state": {"type": "string", "enum": _STATES},
+            "state": {"type": "string", "enum": list(STATES)},
             "highstate": {
                 "type": "string",
-                "enum": ["waiting", "running", "stopped", "complete"],
-                "description": "waiting: pending/deferred/failed; stopped: killed/inactive/error",
+                "enum": list(HIGHSTATES),
+                "description": "; ".join(
+                    f"{high}: {'/'.join(states)}"
+                    for high, states in HIGHSTATES.items()
+                    if states != (high,)
+                ),
             },
             "journal": {"type": "boolean", "description": "finished (history only)"},
             "flag": {

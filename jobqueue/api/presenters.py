@@ -14,34 +14,10 @@ from typing import Any
 
 from core4api.ids import isoformat, utcnow
 from jobqueue import services
-from jobqueue.models import (
-    COMPLETE,
-    DEFERRED,
-    ERROR,
-    FAILED,
-    INACTIVE,
-    KILLED,
-    PENDING,
-    RUNNING,
-    Job,
-    WorkerRecord,
-)
+from jobqueue.models import Job, WorkerRecord
+from jobqueue.states import FINAL, HIGHSTATE, UNAUTHORIZED
 
-UNAUTHORIZED = "UnauthorizedJob"
 API_ROOT = "/core4/api/v1"
-
-HIGHSTATE = {
-    PENDING: "waiting",
-    DEFERRED: "waiting",
-    FAILED: "waiting",
-    RUNNING: "running",
-    KILLED: "stopped",
-    INACTIVE: "stopped",
-    ERROR: "stopped",
-    COMPLETE: "complete",
-}
-#: States after which a job never changes again by itself (a stream of it ends there).
-FINAL = (COMPLETE, KILLED, INACTIVE, ERROR)
 
 #: A line the job's logger wrote through the project's ``plain`` log format.
 LOG_LINE = re.compile(

@@ -39,8 +39,9 @@ from jobqueue.api.presenters import job_document, log_item, output_lines, worker
 from jobqueue.api.queries import apply_filter, apply_sort, masked_queue, sort_pairs
 from jobqueue.api.streaming import event_stream, follow_job
 from jobqueue.job import SETTINGS
-from jobqueue.models import RUNNING, Job
+from jobqueue.models import Job
 from jobqueue.registry import MAX_NAME_LENGTH, JobEntry, registry
+from jobqueue.states import RUNNING
 
 JOB_HANDLER = "core4.api.v1.request.job.JobRequest"
 SYSTEM_HANDLER = "core4.api.v1.request.standard.system.SystemHandler"

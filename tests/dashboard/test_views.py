@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from accounts.models import User
 from accounts.tokens import COOKIE_NAME, issue_token
+from dashboard.access import APIS
+from dashboard.bootstrap import EVENT_TONES
+from jobqueue import states
 
 
 @pytest.fixture
@@ -100,3 +104,33 @@ def test_access_for_admin_and_for_nobody(client, user):
     assert response.json()["code"] == 401
     signed_in(client, user("carol"))
     assert client.get("/dashboard/access", {"names": "not json"}).status_code == 400
+
+
+def test_the_page_carries_the_servers_vocabulary_as_json(client, user):
+    """States, event names and handler names come from the server, not re-typed in JS."""
+    signed_in(client, user("alice"))
+    response = client.get("/")
+    html = response.content.decode()
+    found = re.search(
+        r'<script id="dashboard-bootstrap" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert found, "no bootstrap JSON in the page"
+    data = json.loads(found.group(1))
+    assert data["states"] == list(states.STATES)
+    assert data["unfinished"] == list(states.UNFINISHED)
+    assert data["restartable"] == list(states.RESTARTABLE)
+    assert list(data["events"]) == list(states.EVENTS)
+    assert data["unauthorized"] == "UnauthorizedJob"
+    assert data["handlers"] == APIS
+    assert data["handlers"]["roles"] == "core4.api.v1.request.role.main.RoleHandler"
+    # data, not a script: the CSP still allows no inline script
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    assert len(re.findall(r"<script(?![^>]*(?:src=|application/json))", html)) == 0
+    # the login page has no use for it
+    client.cookies.clear()
+    assert b"dashboard-bootstrap" not in client.get("/login").content
+
+
+def test_every_event_has_a_tone():
+    assert set(EVENT_TONES) == set(states.EVENTS)
+    assert set(EVENT_TONES.values()) <= {"info", "run", "ok", "warn", "bad", "muted"}

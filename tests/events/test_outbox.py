@@ -10,8 +10,9 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from events.models import Event, format_id, os_user, parse_id
+from events.models import Event, format_id, parse_id
 from events.outbox import flush, store
+from jobqueue.transitions import os_user
 from tests.events.helpers import summary, transition
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,6 +5,7 @@ import { Board } from "./board.js";
 import { $, $$, clear, debounce, deniedNote, h } from "./dom.js";
 import { HistoryChart } from "./history.js";
 import { Jobs } from "./jobs.js";
+import { HANDLERS, UNAUTHORIZED } from "./server.js";
 import { EventStream } from "./socket.js";
 import { Stream } from "./stream.js";
 import { Workers } from "./workers.js";
@@ -33,13 +34,13 @@ class App {
   }
   can(api, letter = "r") { return Boolean(this.access?.api?.[api]?.[letter]); }
   canExecute(name) { return Boolean(this.access?.admin || this.access?.jobs?.[name]?.execute); }
-  handler(api) { return this.access?.handlers?.[api] || api; }
+  handler(api) { return HANDLERS[api] || api; }
 
   // --- job names for the event stream (events carry only the job id) ----------------------
   rememberName(id, name) {
     if (!id || !name) return;
     this.names.set(id, name);
-    if (name !== "UnauthorizedJob") this.addKnownName(name);
+    if (name !== UNAUTHORIZED) this.addKnownName(name);
   }
   addKnownName(name) {
     if (this.knownNames.has(name)) return;
@@ -62,7 +63,7 @@ class App {
       this.resolving += 1;
       get(`job/${encodeURIComponent(id)}`)
         .then((reply) => this.names.set(id, reply.data.qual_name))
-        .catch((exc) => this.names.set(id, exc.status === 404 ? "(gone)" : exc.forbidden ? "UnauthorizedJob" : null))
+        .catch((exc) => this.names.set(id, exc.status === 404 ? "(gone)" : exc.forbidden ? UNAUTHORIZED : null))
         .finally(() => {
           this.resolving -= 1;
           this.stream.schedule();
@@ -97,7 +98,7 @@ class App {
 
     this.socket.addEventListener("state", (ev) => this.connection(ev.detail));
     this.socket.addEventListener("summary", (ev) => {
-      for (const row of ev.detail.data || []) if (row.name !== "UnauthorizedJob") this.addKnownName(row.name);
+      for (const row of ev.detail.data || []) if (row.name !== UNAUTHORIZED) this.addKnownName(row.name);
       this.board.summary(ev.detail);
     });
     this.socket.addEventListener("event", (ev) => {

@@ -1,8 +1,7 @@
 // The queue board: per state and job name, from the socket's ``summary`` frames.
 
-import { $, STATES, STATE_LABELS, clear, deniedNote, flagBadges, h, progressBar, qualName, stateBadge } from "./dom.js";
-
-const UNAUTHORIZED = "UnauthorizedJob";
+import { $, clear, deniedNote, flagBadges, h, progressBar, qualName, stateBadge } from "./dom.js";
+import { STATES, STATE_LABELS, UNAUTHORIZED } from "./server.js";
 
 export class Board {
   constructor(root, { onName } = {}) {

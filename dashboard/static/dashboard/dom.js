@@ -1,6 +1,8 @@
 // Small DOM helpers. Data only ever reaches the page as text (textContent, attributes set
 // through the DOM API) — never as markup.
 
+import { STATE_LABELS } from "./server.js";
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -31,11 +33,6 @@ export function clear(el, ...children) {
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
 
-export const STATES = ["pending", "running", "deferred", "failed", "error", "inactive", "killed"];
-export const STATE_LABELS = {
-  pending: "Pending", running: "Running", deferred: "Deferred", failed: "Failed",
-  error: "Error", inactive: "Inactive", killed: "Killed", complete: "Complete",
-};
 export const FLAG_LABELS = { zombie: "zombie", wall: "non-stop", nonstop: "non-stop", removed: "removed", killed: "killed" };
 
 export function stateBadge(state) {

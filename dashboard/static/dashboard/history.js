@@ -2,7 +2,8 @@
 // uPlot (vendor/uplot, a global from its IIFE build) draws it on a canvas.
 
 import { get } from "./api.js";
-import { $, $$, STATES, STATE_LABELS, clear, deniedNote, h } from "./dom.js";
+import { $, $$, clear, deniedNote, h } from "./dom.js";
+import { STATES, STATE_LABELS } from "./server.js";
 
 const RANGES = { live: 900, hour: 3600, day: 86400, week: 7 * 86400 };
 const COLORS = {

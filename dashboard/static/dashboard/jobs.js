@@ -3,13 +3,12 @@
 
 import { ApiError, call, get } from "./api.js";
 import {
-  $, STATES, clear, confirmDialog, deniedNote, flagBadges, fmtAgo, fmtDateTime, fmtDuration, h,
+  $, clear, confirmDialog, deniedNote, flagBadges, fmtAgo, fmtDateTime, fmtDuration, h,
   progressBar, stateBadge, toast,
 } from "./dom.js";
+import { RESTARTABLE, STATES } from "./server.js";
 
 const PER_PAGE = 25;
-const FINAL = ["complete", "killed", "inactive", "error"];
-const RESTARTABLE = ["deferred", "failed", "killed", "inactive", "error"];
 const MAX_LINES = 5000;
 
 /** Which actions make sense for a job in its current state. */

@@ -1,16 +1,10 @@
 // The event stream: the newest queue events, live, filterable by event name and job.
 
-import { $, STATES, clear, deniedNote, fmtClock, fmtDateTime, h } from "./dom.js";
+import { $, clear, deniedNote, fmtClock, fmtDateTime, h } from "./dom.js";
+import { EVENT_TONES, STATES } from "./server.js";
 
 const KEEP = 1000;   // events kept in memory
 const SHOW = 150;    // rows rendered
-const KIND = {
-  enqueue_job: "info", request_start_job: "info", start_job: "run", complete_job: "ok",
-  defer_job: "warn", failed_start: "bad", failed_job: "warn", error_job: "bad",
-  request_remove_job: "muted", remove_job: "muted", request_kill_job: "bad", kill_job: "bad",
-  flag_nonstop: "warn", flag_zombie: "warn", inactivate_job: "bad",
-  restart_waiting: "info", restart_stopped: "info",
-};
 
 export class Stream {
   constructor(root, { jobName, jobLink } = {}) {
@@ -22,7 +16,7 @@ export class Stream {
     this.count = $(".count", root);
     this.nameFilter = $("select[name=event-name]", root);
     this.jobFilter = $("input[name=event-job]", root);
-    for (const name of Object.keys(KIND)) this.nameFilter.append(h("option", { value: name, text: name }));
+    for (const name of Object.keys(EVENT_TONES)) this.nameFilter.append(h("option", { value: name, text: name }));
     this.nameFilter.addEventListener("change", () => this.render());
     this.jobFilter.addEventListener("input", () => this.render());
     this.pending = false;
@@ -80,7 +74,7 @@ export class Stream {
       : "–";
     return h("tr", { dataset: { eventId: event._id, eventName: event.name, jobId: jobId || "" } },
       h("td", { class: "time", title: fmtDateTime(event.created), text: fmtClock(event.created) }),
-      h("td", {}, h("span", { class: `ev ev-${KIND[event.name] || "info"}`, text: event.name })),
+      h("td", {}, h("span", { class: `ev ev-${EVENT_TONES[event.name] || "info"}`, text: event.name })),
       h("td", {}, idCell),
       h("td", { class: "name", text: name || (this.jobLink ? "…" : "–") }),
       h("td", { text: event.author || "–" }),

@@ -2,6 +2,7 @@
 
 import { call, get } from "./api.js";
 import { $, clear, confirmDialog, deniedNote, fmtAgo, fmtDateTime, h, progressBar, toast } from "./dom.js";
+import { UNAUTHORIZED } from "./server.js";
 
 export class Workers {
   constructor(app) {
@@ -91,9 +92,9 @@ export class Workers {
       h("td", { class: "num", text: `${(w.running || []).length} / ${w.concurrency}` }),
       h("td", {}, (w.running || []).length
         ? h("ul", { class: "running-list" }, w.running.map((job) => h("li", {},
-          this.app.can("job", "r") && job.qual_name !== "UnauthorizedJob"
+          this.app.can("job", "r") && job.qual_name !== UNAUTHORIZED
             ? h("a", { href: `#/job/${encodeURIComponent(job._id)}`, text: job.qual_name })
-            : h("span", { class: job.qual_name === "UnauthorizedJob" ? "masked" : "", text: job.qual_name }),
+            : h("span", { class: job.qual_name === UNAUTHORIZED ? "masked" : "", text: job.qual_name }),
           progressBar(job.prog?.value))))
         : h("span", { class: "muted", text: "idle" })))));
     if (!alive.length) this.body.append(h("tr", { class: "empty-row" }, h("td", { colspan: 7, text: "No worker is alive." })));

@@ -12,10 +12,9 @@ from django.core.management.base import BaseCommand, CommandError
 from core4api.ids import utcnow
 from jobqueue import cli, services
 from jobqueue.errors import JobError
-from jobqueue.models import RUNNING, STATES, Job, WorkerRecord
+from jobqueue.models import Job, WorkerRecord
+from jobqueue.states import RUNNING, UNFINISHED
 from jobqueue.summary import summary_rows
-
-LISTABLE = tuple(s for s in STATES if s != "complete")
 
 
 class Command(BaseCommand):
@@ -94,7 +93,7 @@ class Command(BaseCommand):
     def listing(self, states: list[str]):
         wanted = []
         for state in states:
-            if state.lower() not in LISTABLE:
+            if state.lower() not in UNFINISHED:
                 raise CommandError(f"unknown state [{state}]")
             wanted.append(state.lower())
         jobs = Job.objects.filter(journaled=False)
