@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from jobqueue import services, transitions
 from jobqueue.errors import JobNotFound
-from jobqueue.job import SETTINGS
+from jobqueue.job import DEFAULTS
 from jobqueue.models import Job
 from jobqueue.registry import JobRegistry, registry
 from tests.jobqueue.api.conftest import ECHO, make_user
@@ -106,8 +106,7 @@ def test_worker_never_imports_a_stored_unregistered_name(booby_trap, run_worker)
     """A job row whose name is not registered (written by an older release, or by hand) is
     settled as an error by the job process; the module it names is never imported."""
     name, marker = booby_trap
-    settings = {key: default for key, (default, _check) in SETTINGS.items()}
-    job = transitions.enqueue(name, settings, {}, by="tester")
+    job = transitions.enqueue(name, dict(DEFAULTS), {}, by="tester")
     run_worker(until=lambda: Job.objects.get(pk=job.pk).state == "error", timeout=30)
     job.refresh_from_db()
     assert "not found" in job.last_error["exception"]
