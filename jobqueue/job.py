@@ -71,7 +71,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
 INTERNAL = ("trial",)
 
 
-class JobDeferred(Exception):  # noqa: N818 - the name core4 users know
+class JobDeferred(Exception):  # the name core4 users know
     """Raised by ``CoreJob.defer``: the job wants to run again after ``defer_time``."""
 
 

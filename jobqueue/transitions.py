@@ -58,7 +58,7 @@ COUNTED = tuple(s for s in STATES if s != COMPLETE)
 def os_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
+    except Exception:  # noqa: BLE001 - no passwd entry (containers)
         return "unknown"
 
 
