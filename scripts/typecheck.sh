@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The type check: mypy (with the Django and DRF plugins) over the paths listed in pyproject.toml's
 # [tool.mypy] `files` that exist in this checkout (mypy refuses a listed path that is missing).
-# Run it inside the project's venv (test.sh / scripts/venv.sh install mypy and the stubs).
+# Uses the active venv, else ./.venv (test.sh / scripts/venv.sh install mypy and the stubs there).
 # Arguments go to mypy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t paths < <(python - <<'PY'
+python=python
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -x .venv/bin/python ]; then
+  python=.venv/bin/python
+fi
+mapfile -t paths < <("$python" - <<'PY'
 import os
 import tomllib
 
@@ -15,4 +19,4 @@ with open("pyproject.toml", "rb") as fh:
             print(path)
 PY
 )
-exec python -m mypy "$@" "${paths[@]}"
+exec "$python" -m mypy "$@" "${paths[@]}"
