@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class Core4Error(exceptions.APIException):
     """An error with core4's status code and a message in words."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, error: str):
         super().__init__(detail=error)
@@ -62,7 +62,7 @@ def _detail_text(detail) -> str:
 
 def error_response(status_code: int, error: str | None, headers: dict | None = None) -> Response:
     response = Response({"error": error} if error else {}, status=status_code, headers=headers)
-    response.core4_error = True
+    response.core4_error = True  # type: ignore[attr-defined]  # read by the renderer
     return response
 
 
@@ -81,10 +81,10 @@ def core4_exception_handler(exc, context) -> Response:
     if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent)):
         return error_response(400, f"request too large: {exc}")
     if isinstance(exc, exceptions.APIException):
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        if wait := getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(wait))
         return error_response(exc.status_code, _detail_text(exc.detail), headers)
     view = context.get("view")
     log.exception("unhandled error in %s", type(view).__name__ if view else "view", exc_info=exc)

@@ -19,7 +19,7 @@ Each app documents its own endpoints beside its views (``accounts/openapi.py``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
@@ -142,7 +142,7 @@ class Core4AutoSchema(AutoSchema):
     def _is_public(self) -> bool:
         return any(isinstance(permission, AllowAny) for permission in self.view.get_permissions())
 
-    def _get_response_bodies(self, direction: str = "response"):
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses

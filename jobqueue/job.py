@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {key: default for key, (default, _check) in SETTINGS.
 INTERNAL = ("trial",)
 
 
-class JobDeferred(Exception):  # noqa: N818 - the name core4 users know
+class JobDeferred(Exception):  # the name core4 users know
     """Raised by ``CoreJob.defer``: the job wants to run again after ``defer_time``."""
 
 

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
@@ -142,7 +143,7 @@ def _shift(old: str | None, new: str | None) -> dict[str, int] | None:
         deltas[new] = 1
     if connection.vendor == "postgresql":
         sql = _SHIFT_SQL.format(table=connection.ops.quote_name(QueueCount._meta.db_table))
-        params = {"states": sorted(deltas), "old": old or ""}
+        params: dict[str, Any] = {"states": sorted(deltas), "old": old or ""}
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -345,7 +346,7 @@ def _candidates(worker: str, now: datetime, paused: list[str], full: dict[str, i
 def pick(
     worker: str,
     *,
-    paused: list[str] = (),
+    paused: Sequence[str] = (),
     now: datetime | None = None,
     busy: set[str] | None = None,
 ) -> Job | None:
@@ -384,7 +385,7 @@ def pick(
             if postgres:
                 if not _name_lock(job.name, wait=busy is None):
                     skipped.add(job.name)
-                    busy.add(job.name)
+                    busy.add(job.name)  # type: ignore[union-attr]  # not waiting: busy is a set
                     continue
                 running = Job.objects.filter(journaled=False, state=RUNNING, name=job.name).count()
                 if running >= job.max_parallel:

@@ -724,7 +724,7 @@ class Worker:
 
                 detach_inherited(self.listener)
                 call_command(command)
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 log.exception("daily command [%s] failed", command)
                 code = 1
             finally:

@@ -1,4 +1,4 @@
-"""Suite-wide fixtures: fast password hashing, a real channel layer, and live stacks.
+"""Suite-wide fixtures: fast password hashing, a real channel layer, users and live stacks.
 
 The channel layer is always a real Redis: the one of ``REDIS_URL`` (with a prefix of its
 own per run), or — on the embedded default — a private ``redis-server`` started for the
@@ -13,6 +13,7 @@ import uuid
 import pytest
 from django.conf import settings
 
+from tests import support
 from tests.support import LiveStack, TestRedis
 
 # Subprocesses (daphne, workers, CLI) read this from the environment.
@@ -46,6 +47,13 @@ def _channel_layer(test_redis):
     config["prefix"] = f"core4test-{uuid.uuid4().hex[:8]}"
     channel_layers.backends.clear()
     yield
+
+
+@pytest.fixture
+def make_user(db):
+    """``make_user(name, perm=(), roles=(), password="secret", email=None, **fields)`` → a
+    saved ``User`` (:func:`tests.support.make_user`)."""
+    return support.make_user
 
 
 @pytest.fixture

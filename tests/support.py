@@ -237,6 +237,22 @@ SEED_USER = {
 }
 
 
+def make_user(name, perm=(), roles=(), password="secret", email=None, **fields):
+    """The suite's one way to create a user (in this process's database): ``perm`` and
+    ``roles`` (role names) as given, ``email`` defaults to ``<name>@example.com``, other
+    ``User`` fields (``realname``, ``is_active``, …) as keywords. Tests take it as the
+    ``make_user`` fixture; helpers (and async tests, through ``database_sync_to_async``) may
+    call it directly."""
+    from accounts.models import Role, User
+
+    user = User(name=name, email=email or f"{name}@example.com", perm=list(perm), **fields)
+    user.set_password(password)
+    user.save()
+    if roles:
+        user.roles.set(Role.objects.filter(name__in=roles))
+    return user
+
+
 class Api:
     """A client speaking core4's conventions (bearer token, JSON bodies) on Django's client."""
 

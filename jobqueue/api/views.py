@@ -212,7 +212,7 @@ class JobDetailView(JobView):
         parameters=[ID],
         responses={200: envelope(openapi.JOB)},
     )
-    def get(self, request, id: str) -> Response:  # noqa: A002 - core4's name
+    def get(self, request, id: str) -> Response:  # `id`: core4's name
         return Response(job_document(self.readable_job(id), readable=True))
 
 
@@ -224,7 +224,7 @@ class JobFollowView(JobView):
         parameters=[ID],
         responses=STREAM_RESPONSES,
     )
-    def get(self, request, id: str):  # noqa: A002
+    def get(self, request, id: str):
         return self.follow(self.readable_job(id).id)
 
 
@@ -236,7 +236,7 @@ class JobLogView(JobView):
         parameters=[ID, PAGE, PER_PAGE, FOLLOW],
         responses={(200, "application/json"): paged(openapi.LOG_LINE), **STREAM_RESPONSES},
     )
-    def get(self, request, id: str):  # noqa: A002
+    def get(self, request, id: str):
         job = self.readable_job(id)
         if argument(request, "follow", False, bool):
             return self.follow(job.id, states=False)
@@ -270,7 +270,7 @@ class JobActionView(JobView):
             (405, "application/json"): OpenApiResponse(ERROR, "unknown action"),
         },
     )
-    def put(self, request, action: str, id: str):  # noqa: A002
+    def put(self, request, action: str, id: str):
         if action not in ACTIONS:
             return self.unknown_action(request, action)
         job = self.executable_job(id)

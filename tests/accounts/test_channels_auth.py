@@ -6,8 +6,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 
 from accounts.channels_auth import TokenAuthMiddleware
-from accounts.models import User
 from accounts.tokens import issue_token
+from tests.support import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,9 +30,7 @@ APP = TokenAuthMiddleware(WhoAmI.as_asgi())
 
 @database_sync_to_async
 def _token(**fields):
-    user = User(name="wsuser", email="ws@example.com", **fields)
-    user.set_password("x")
-    user.save()
+    user = make_user("wsuser", email="ws@example.com", password="x", **fields)
     return str(issue_token(user)), user
 
 

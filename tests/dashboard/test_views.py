@@ -5,24 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
-from accounts.models import User
 from accounts.tokens import COOKIE_NAME, issue_token
 from dashboard.access import APIS
 from dashboard.bootstrap import EVENT_TONES
 from jobqueue import states
-
-
-@pytest.fixture
-def user(db):
-    def make(name, perm=(), password="secret"):
-        user = User(name=name, email=f"{name}@example.com", perm=list(perm))
-        user.set_password(password)
-        user.save()
-        return user
-
-    return make
 
 
 def signed_in(client, user):
@@ -41,8 +27,8 @@ def test_dashboard_redirects_to_login_without_a_valid_cookie(client, db):
     assert b'id="login-form"' in page.content
 
 
-def test_dashboard_page_for_a_signed_in_user_has_strict_headers(client, user):
-    signed_in(client, user("alice"))
+def test_dashboard_page_for_a_signed_in_user_has_strict_headers(client, make_user):
+    signed_in(client, make_user("alice"))
     response = client.get("/")
     assert response.status_code == 200
     assert b'src="/static/dashboard/app.js"' in response.content
@@ -55,19 +41,19 @@ def test_dashboard_page_for_a_signed_in_user_has_strict_headers(client, user):
     assert client.get("/login?next=//evil.example/")["Location"] == "/"
 
 
-def test_logout_endpoint_clears_the_cookie(client, user):
-    signed_in(client, user("alice"))
+def test_logout_endpoint_clears_the_cookie(client, make_user):
+    signed_in(client, make_user("alice"))
     response = client.post("/logout")
     assert response.status_code == 302 and response["Location"] == "/login"
     assert response.cookies[COOKIE_NAME].value == ""
     assert client.get("/logout").status_code == 405
 
 
-def test_access_is_decided_by_the_permission_engine(client, user):
+def test_access_is_decided_by_the_permission_engine(client, make_user):
     names = ["app.jobs.Report", "app.jobs.Secret", "other.Job"]
     signed_in(
         client,
-        user(
+        make_user(
             "bob",
             perm=[
                 "api://core4.api.v1.request.queue.history.*",
@@ -93,8 +79,8 @@ def test_access_is_decided_by_the_permission_engine(client, user):
     assert data["handlers"]["job"] == "core4.api.v1.request.job.JobRequest"
 
 
-def test_access_for_admin_and_for_nobody(client, user):
-    signed_in(client, user("root", perm=["cop"]))
+def test_access_for_admin_and_for_nobody(client, make_user):
+    signed_in(client, make_user("root", perm=["cop"]))
     data = client.get("/dashboard/access", {"names": '["x.Y"]'}).json()["data"]
     assert data["admin"] and data["execute_any"] and data["jobs"]["x.Y"]["execute"]
     assert all(all(letters.values()) for letters in data["api"].values())
@@ -102,7 +88,7 @@ def test_access_for_admin_and_for_nobody(client, user):
     response = client.get("/dashboard/access")
     assert response.status_code == 401
     assert response.json()["code"] == 401
-    signed_in(client, user("carol"))
+    signed_in(client, make_user("carol"))
     assert client.get("/dashboard/access", {"names": "not json"}).status_code == 400
 
 

@@ -10,26 +10,20 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
-from accounts.models import Role, User
+from accounts.models import User
 from accounts.tokens import issue_token
 from core4api.ids import object_id
 from jobqueue.signals import job_transition, queue_summary
+from tests.support import make_user
 
 ORIGIN = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
 DUMMY = "core4.queue.helper.job.example.DummyJob"
 
 
-def make_user(name: str, perm: list[str] | None = None, roles: tuple[str, ...] = ()) -> User:
-    user = User(name=name, email=f"{name}@example.com", perm=perm or [])
-    user.set_password("secret")
-    user.save()
-    if roles:
-        user.roles.set(Role.objects.filter(name__in=roles))
-    return user
-
-
 def standard_user(name: str, *perm: str) -> User:
-    return make_user(name, list(perm), roles=("standard_user",))
+    """A user with the ``standard_user`` role and ``perm`` (plain: async tests call it through
+    ``database_sync_to_async``)."""
+    return make_user(name, perm, roles=("standard_user",))
 
 
 def token_of(user: User, lifetime: float | None = None) -> str:

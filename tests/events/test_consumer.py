@@ -14,7 +14,6 @@ from tests.events.helpers import (
     atransition,
     close,
     interest,
-    make_user,
     nothing_more,
     open_socket,
     recv,
@@ -28,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def tokens(db):
+def tokens(make_user):
     admin = make_user("boss", ["cop"])
     reader = standard_user("reader", f"job://{DUMMY}/r")
     plain = standard_user("plain")

@@ -12,7 +12,7 @@ from django.test import Client
 from core4api.ids import utcnow
 from events.models import Event, format_id
 from events.outbox import store
-from tests.events.helpers import make_user, standard_user, token_of
+from tests.events.helpers import standard_user, token_of
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ EVENTS = "/core4/api/v1/event/history"
 
 
 @pytest.fixture
-def users(db):
+def users(make_user):
     return {
         "admin": token_of(make_user("boss", ["cop"])),
         "test": token_of(standard_user("test", "api://core4.api.v1.request.queue.history.*")),
@@ -116,7 +116,7 @@ def test_event_history_pages_messages_newest_first(users, seed_history):
     assert get(EVENTS, users["plain"], filter={"_id": "zz"}).status_code == 400
 
 
-def test_event_history_without_permission(db):
+def test_event_history_without_permission(make_user):
     outsider = token_of(make_user("outsider", ["api://core4.api.v1.request.queue.*"]))
     assert get(EVENTS, outsider).status_code == 403
 

@@ -1,4 +1,6 @@
-"""Jobs used by the queue tests (importable by live workers: ``tests.jobqueue.jobs``)."""
+"""Jobs used by the queue tests (importable by live workers: ``tests.jobqueue.jobs``): the
+example jobs (``jobqueue.jobs.example``) with the tests' short settings, and jobs that break
+the rules on purpose."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import sys
 import time
 
 from jobqueue.job import CoreJob
+from jobqueue.jobs.example import DeferJob, DummyJob, ErrorJob
 
 
 class SleepJob(CoreJob):
@@ -17,44 +20,31 @@ class SleepJob(CoreJob):
     def execute(self, sleep=0, **kwargs):
         print(f"sleeping {sleep}")
         print("to stderr", file=sys.stderr)
-        os.system("echo from a subprocess")  # noqa: S605 - C-level output must be captured
+        os.system("echo from a subprocess")  # C-level output must be captured
         time.sleep(sleep)
 
 
-class ProgressJob(CoreJob):
-    """Reports progress every loop for ``sleep`` seconds."""
+class ProgressJob(DummyJob):
+    """The example DummyJob: reports progress every loop for ``sleep`` seconds."""
 
     author = "test"
     progress_interval = 1
 
-    def execute(self, sleep=1, **kwargs):
-        end = time.monotonic() + sleep
-        while time.monotonic() < end:
-            self.progress(1 - (end - time.monotonic()) / sleep, "working")
-            time.sleep(0.05)
 
-
-class FailingJob(CoreJob):
-    """Fails until its last attempt (``success=True``) or always."""
+class FailingJob(ErrorJob):
+    """The example ErrorJob: fails until its last attempt (``success=True``) or always."""
 
     author = "test"
     attempts = 2
     error_time = 1
 
-    def execute(self, success=False, **kwargs):
-        print(f"trial {self.trial} attempts_left {self.attempts_left}")
-        if success and self.attempts_left == 1:
-            return
-        raise ValueError(f"bad luck in trial {self.trial}")
 
+class DeferringJob(DeferJob):
+    """The example DeferJob: defers until ``defer_max`` has passed (without ``success``)."""
 
-class DeferringJob(CoreJob):
     author = "test"
     defer_time = 1
     defer_max = 2
-
-    def execute(self, **kwargs):
-        self.defer("not yet, trial %s", self.trial)
 
 
 class BrokenInitJob(CoreJob):

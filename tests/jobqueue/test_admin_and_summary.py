@@ -7,7 +7,6 @@ import os
 import pytest
 from django.urls import reverse
 
-from accounts.models import User
 from jobqueue import services, transitions
 from jobqueue.models import Control, Job, Lease
 from jobqueue.summary import summary_rows
@@ -17,11 +16,8 @@ SLEEP = "tests.jobqueue.jobs.SleepJob"
 
 
 @pytest.fixture
-def admin_client(client, db):
-    user = User(name="boss", email="boss@example.com", perm=["cop"])
-    user.set_password("pw")
-    user.save()
-    client.force_login(user)
+def admin_client(client, make_user):
+    client.force_login(make_user("boss", ["cop"], password="pw"))
     return client
 
 

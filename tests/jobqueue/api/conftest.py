@@ -7,9 +7,8 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
-from accounts.models import User
 from jobqueue import services, transitions
-from tests.support import API, Api, error_of  # noqa: F401 - re-exported to the tests
+from tests.support import API, Api, error_of, make_user  # noqa: F401 - re-exported to the tests
 
 JOB_API = "api://core4.api.v1.request.job.JobRequest"
 ECHO = "tests.jobqueue.api.jobs.EchoJob"
@@ -22,13 +21,6 @@ LEVELS = {
     "x": [JOB_API, r"job://tests\.jobqueue\.api\.jobs\.(Echo|Sleep)Job/x"],
     "cop": ["cop"],
 }
-
-
-def make_user(name, perm):
-    user = User(name=name, email=f"{name}@example.com", perm=list(perm))
-    user.set_password("secret")
-    user.save()
-    return user
 
 
 def data_of(response, status=200):

@@ -36,17 +36,6 @@ class SleepJob(CoreJob):
             time.sleep(0.2)
 
 
-class FailJob(CoreJob):
-    """Fails on every attempt."""
-
-    author = "test"
-    attempts = 1
-
-    def execute(self, **kwargs):
-        print("about to fail", flush=True)
-        raise RuntimeError("expected failure")
-
-
 class OtherJob(CoreJob):
     """A job of another family: users with ``job://tests.jobqueue.api.jobs.EchoJob`` rights cannot see it."""
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from accounts.tokens import issue_token
 from jobqueue.api.queries import JOB_FILTER, SORT_FIELDS
-from tests.jobqueue.api.conftest import ECHO, OTHER, Api, enqueue, make_user
+from tests.jobqueue.api.conftest import ECHO, OTHER, Api, enqueue
 
 FIELDS = sorted(JOB_FILTER.fields) + ["args.n", "args.a.b", "bogus"]
 OPERATORS = ["$ne", "$in", "$nin", "$regex", "$options", "$lt", "$lte", "$gt", "$gte", "$exists"]
@@ -51,7 +51,7 @@ sorts = st.one_of(
 
 
 @pytest.fixture
-def apis(client, db):
+def apis(client, make_user):
     enqueue(ECHO, args={"n": 1, "a": {"b": "x"}})
     enqueue(OTHER, args={"n": 2}, priority=2)
     admin = Api(client, str(issue_token(make_user("fuzzer", ["cop"]))))

@@ -395,9 +395,9 @@ def test_log_is_paged(api):
 
 
 # --- system --------------------------------------------------------------------------------------
-def test_system_lists_live_workers_with_running_jobs(api, client):
+def test_system_lists_live_workers_with_running_jobs(api, client, make_user):
     from accounts.tokens import issue_token
-    from tests.jobqueue.api.conftest import Api, make_user
+    from tests.jobqueue.api.conftest import Api
 
     reader = make_user(
         "sysreader",
@@ -434,9 +434,9 @@ def test_system_needs_its_api_permission(as_user):
     assert as_user("cop").post("/system").status_code == 405
 
 
-def test_pause_and_resume_the_queue_or_a_project(api, client):
+def test_pause_and_resume_the_queue_or_a_project(api, client, make_user):
     from accounts.tokens import issue_token
-    from tests.jobqueue.api.conftest import Api, make_user
+    from tests.jobqueue.api.conftest import Api
 
     standard = "api://core4.api.v1.request.standard.*"
     operator = Api(

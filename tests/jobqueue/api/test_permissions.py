@@ -20,7 +20,6 @@ from tests.jobqueue.api.conftest import (
     error_of,
     finish,
     kill,
-    make_user,
     run,
     sse_events,
 )
@@ -179,7 +178,7 @@ def test_read_only_user_error_may_name_readable_job(as_user):
     assert ECHO in error_of(response)
 
 
-def test_api_permission_is_required(client, users, db):
+def test_api_permission_is_required(client, users, make_user):
     from accounts.tokens import issue_token
 
     job = enqueue(ECHO)
@@ -197,7 +196,7 @@ def test_api_permission_is_required(client, users, db):
     assert api.get("/system").status_code == 200  # the standard handlers include system
 
 
-def test_api_method_letters(client, db):
+def test_api_method_letters(client, make_user):
     """``api://…JobRequest/r`` reads but cannot enqueue (c) or act (u)."""
     from accounts.tokens import issue_token
 

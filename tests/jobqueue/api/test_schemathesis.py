@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.tokens import issue_token
-from tests.jobqueue.api.conftest import ECHO, enqueue, make_user
+from tests.jobqueue.api.conftest import ECHO, enqueue
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 CHECKS = [
@@ -55,7 +55,7 @@ def _schema(mode: str):
 
 
 @pytest.fixture
-def auth(db, settings):
+def auth(make_user, settings):
     """An administrator's credentials and a few jobs; streams are cut short."""
     settings.CORE4_JOB_FOLLOW_MAX = 0.2
     settings.CORE4_JOB_FOLLOW_POLL = 0.02
