@@ -128,7 +128,7 @@ class JobRegistry:
                     ) from exc
                 self._broken(package, exc)
                 continue
-            except Exception as exc:  # the module itself is broken: say so, run the others
+            except Exception as exc:  # noqa: BLE001 - a broken module: say so, run the others
                 self._broken(package, exc)
                 continue
             yield module
@@ -142,7 +142,7 @@ class JobRegistry:
         for info in pkgutil.walk_packages(path, prefix=prefix, onerror=self._walk_error):
             try:
                 yield importlib.import_module(info.name)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken job module is reported
                 self._broken(info.name, exc)
 
     def _walk_error(self, name: str) -> None:

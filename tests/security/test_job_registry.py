@@ -23,7 +23,7 @@ from jobqueue.job import DEFAULTS
 from jobqueue.models import Job
 from jobqueue.registry import JobRegistry, registry
 from tests.jobqueue.api.conftest import ECHO, make_user
-from tests.jobqueue.conftest import fast, run_worker  # noqa: F401,F811 - fixtures
+from tests.jobqueue.conftest import fast, run_worker  # noqa: F401 - fixtures
 from tests.support import ROOT, Api, error_of
 
 pytestmark = pytest.mark.django_db
