@@ -112,16 +112,16 @@ def _body_arguments(request) -> dict[str, Any]:
 MAX_DEPTH = 32
 
 
-def text_error(text: str) -> str | None:
-    """Why ``text`` cannot be an argument (NUL, lone surrogate), or ``None``; linear."""
+def text_error(text: str, what: str = "arguments") -> str | None:
+    """Why ``text`` cannot be stored or sent (NUL, lone surrogate), or ``None``; linear."""
     if "\x00" in text:
-        return "NUL characters are not allowed in arguments"
+        return f"NUL characters are not allowed in {what}"
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             # valid JSON ("\ud800"), but no text: it can be neither stored nor sent back
-            return "invalid text in arguments: lone surrogate"
+            return f"invalid text in {what}: lone surrogate"
     return None
 
 
