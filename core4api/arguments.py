@@ -43,6 +43,7 @@ def _parse_json_container(kind: type) -> Callable[[Any], Any]:
             value = json.loads(value)
         if not isinstance(value, kind):
             raise ValueError(value)
+        check_text(value)  # JSON from the query string: the same rules as the body's
         return value
 
     return convert
@@ -108,20 +109,37 @@ def _body_arguments(request) -> dict[str, Any]:
     return {}
 
 
-def _reject_nul(value: Any, depth: int = 0) -> None:
-    """Strings with NUL characters cannot be stored (PostgreSQL) and are never meant: 400."""
-    if depth > 32:
+MAX_DEPTH = 32
+
+
+def text_error(text: str, what: str = "arguments") -> str | None:
+    """Why ``text`` cannot be stored or sent (NUL, lone surrogate), or ``None``; linear."""
+    if "\x00" in text:
+        return f"NUL characters are not allowed in {what}"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # valid JSON ("\ud800"), but no text: it can be neither stored nor sent back
+            return f"invalid text in {what}: lone surrogate"
+    return None
+
+
+def check_text(value: Any, depth: int = 0) -> None:
+    """Strings that cannot be stored or encoded (NUL, lone surrogates), too deep nesting: 400."""
+    if depth > MAX_DEPTH:
         raise BadRequest("arguments nested too deeply")
     if isinstance(value, str):
-        if "\x00" in value:
-            raise BadRequest("NUL characters are not allowed in arguments")
+        error = text_error(value)
+        if error:
+            raise BadRequest(error)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _reject_nul(key, depth + 1)
-            _reject_nul(item, depth + 1)
+            check_text(key, depth + 1)
+            check_text(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _reject_nul(item, depth + 1)
+            check_text(item, depth + 1)
 
 
 def arguments(request) -> dict[str, Any]:
@@ -132,7 +150,7 @@ def arguments(request) -> dict[str, Any]:
     django_request = getattr(request, "_request", request)
     merged: dict[str, Any] = {key: django_request.GET[key] for key in django_request.GET}
     merged.update(_body_arguments(request))
-    _reject_nul(merged)
+    check_text(merged)
     setattr(request, _CACHE_ATTR, merged)
     return merged
 

@@ -78,6 +78,9 @@ def core4_exception_handler(exc, context) -> Response:
         return error_response(403, str(exc) or "Forbidden")
     if isinstance(exc, DataError):  # a value the database refuses (NUL byte, overflow, …)
         return error_response(400, f"invalid value: {str(exc).splitlines()[0][:200]}")
+    if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc.reason):
+        # input text that is no text (a lone surrogate from JSON) reached the database driver
+        return error_response(400, "invalid text: lone surrogates are not allowed")
     if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent)):
         return error_response(400, f"request too large: {exc}")
     if isinstance(exc, exceptions.APIException):

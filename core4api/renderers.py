@@ -53,7 +53,12 @@ def envelope(status_code: int, **fields) -> dict:
 
 
 def dumps(payload) -> bytes:
-    return json.dumps(payload, cls=Core4JSONEncoder, ensure_ascii=False, allow_nan=False).encode()
+    """UTF-8 JSON; text that has no UTF-8 form (a lone surrogate echoed in an error) is escaped."""
+    text = json.dumps(payload, cls=Core4JSONEncoder, ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload, cls=Core4JSONEncoder, allow_nan=False).encode()
 
 
 class Core4JSONRenderer(JSONRenderer):

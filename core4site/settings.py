@@ -224,6 +224,16 @@ CORE4_EVENT_RETENTION_DAYS = env.int("CORE4_EVENT_RETENTION_DAYS", default=30)
 CORE4_EVENT_POLL_INTERVAL = env.float("CORE4_EVENT_POLL_INTERVAL", default=2.0)
 #: ``/queue/history`` without ``startDate`` starts this many days ago (core4's default).
 CORE4_QUEUE_HISTORY_DAYS = env.int("CORE4_QUEUE_HISTORY_DAYS", default=7)
+#: Event socket limits (README "WebSocket and input limits"), each answered with an error
+#: frame: bytes per client frame (daphne closes the socket above 1 MiB regardless) …
+CORE4_WS_MAX_FRAME = env.int("CORE4_WS_MAX_FRAME", default=64 * 1024)
+#: … channels one socket may be interested in, characters per channel name (at most 128) …
+CORE4_WS_MAX_CHANNELS = env.int("CORE4_WS_MAX_CHANNELS", default=100)
+CORE4_WS_MAX_CHANNEL_NAME = env.int("CORE4_WS_MAX_CHANNEL_NAME", default=128)
+#: … UTF-8 bytes per chat message, and chat messages per second and user (burst: at once).
+CORE4_CHAT_MAX_TEXT = env.int("CORE4_CHAT_MAX_TEXT", default=16 * 1024)
+CORE4_CHAT_RATE = env.float("CORE4_CHAT_RATE", default=10.0)
+CORE4_CHAT_BURST = env.int("CORE4_CHAT_BURST", default=50)
 
 # --- job API (README "The job API") ---------------------------------------------------------------
 #: A job followed as server-sent events is polled this often (seconds).

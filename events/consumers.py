@@ -4,7 +4,8 @@ The socket authenticates in ``accounts.channels_auth`` (scope ``user``, ``token`
 ``auth_error``); without a user it is closed with 4401, without the ``api://`` permission of
 core4's ``EventHandler`` with 4403 (accepted first, so that the client gets the close code:
 an ASGI server refuses an unaccepted socket with a bare HTTP 403), and when its token
-expires with 4401. Frames from the hub (:mod:`events.hub`) arrive pre-encoded.
+expires with 4401. Client frames are checked by :mod:`events.frames` (named limits) before
+any work; frames from the hub (:mod:`events.hub`) arrive pre-encoded.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.permissions import NO_ACCESS
+from events import frames
 from events import hub as hubs
+from events.frames import FrameError
 from events.hub import BATCH, fetch_after
-from events.models import MAX_CHANNEL, parse_id
+from events.models import parse_id
 from events.outbox import store
 from events.summary import access_key
 from events.wire import Writer, raw_writer
@@ -31,30 +34,11 @@ log = logging.getLogger(__name__)
 EVENT_HANDLER = "core4.api.v1.request.standard.event.EventHandler"
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-MAX_CHANNELS = 64
-MAX_TEXT = 64 * 1024
 EMPTY_SUMMARY = "[]"
 
 
 def _frame(**fields: Any) -> str:
     return json.dumps(fields, ensure_ascii=False)
-
-
-def malformed() -> str:
-    return _frame(type="error", message_id=None, message="malformed message")
-
-
-def clean_channels(data: Any) -> list[str] | None:
-    """Interest list as core4 reads it: strings lower-cased and stripped, de-duplicated."""
-    if not isinstance(data, list):
-        return None
-    channels: list[str] = []
-    for item in data:
-        if isinstance(item, str):
-            name = item.strip().lower()
-            if name and name not in channels and len(name) <= MAX_CHANNEL:
-                channels.append(name)
-    return channels[:MAX_CHANNELS]
 
 
 @database_sync_to_async
@@ -83,6 +67,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         self._expiry: asyncio.TimerHandle | None = None
         #: daphne: writes a pre-framed message straight to the socket (events.wire)
         self.write_frame: Writer | None = None
+        self.limits = frames.Limits.from_settings()
 
     # --- connection -------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -96,6 +81,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         self.access_key = access_key(self.access)
         self.author = user.name
+        self.user_key = user.pk  # the chat rate is per user, across the user's sockets
         self.hub = await hubs.join(self)
         await self.accept()
         self.write_frame = raw_writer(self.base_send)
@@ -136,43 +122,29 @@ class EventConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.hub is None:
             return
-        if text_data is None:
-            try:
-                text_data = (bytes_data or b"").decode("utf-8")
-            except UnicodeDecodeError:
-                text_data = ""
         try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self.send(_frame(type="error", message="error parsing json data"))
-            return
-        try:
-            if not isinstance(message, dict):
-                await self.send(malformed())
-            elif message.get("type") == "interest":
+            message = frames.parse(text_data, bytes_data, self.limits)
+            kind = message.get("type")
+            if kind == "interest":
                 await self._interest(message)
-            elif message.get("type") == "message":
+            elif kind == "message":
                 await self._message(message)
             else:
                 await self.send(_frame(type="error", message="unknown type"))
+        except FrameError as exc:
+            await self.send(exc.frame())
         except Exception:
             log.exception("event socket: frame failed")
             await self.send(_frame(type="error", message="internal error"))
 
     async def _interest(self, message: dict) -> None:
-        channels = clean_channels(message.get("data"))
-        if channels is None:
-            await self.send(malformed())
-            return
+        channels = frames.interest_channels(message.get("data"), self.limits)
         since = None
         if message.get("since") is not None:
             try:
                 since = parse_id(message["since"])
-            except (ValueError, TypeError):
-                await self.send(
-                    _frame(type="error", message_id=None, message="invalid since, expected an _id")
-                )
-                return
+            except (ValueError, TypeError) as exc:
+                raise FrameError("invalid since, expected an _id") from exc
         self.interests = set(channels)
         await self.send(
             _frame(type="interest", data=channels, message=f"processed interest in {channels!r}")
@@ -205,18 +177,8 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.replaying = False
 
     async def _message(self, message: dict) -> None:
-        channel, text = message.get("channel"), message.get("text")
-        if (
-            not isinstance(channel, str)
-            or not channel.strip()
-            or not isinstance(text, str)
-            or not text
-            or len(channel) > MAX_CHANNEL
-            or len(text) > MAX_TEXT
-        ):
-            await self.send(malformed())
-            return
-        channel = channel.strip()
+        channel, text = frames.chat(message, self.interests, self.limits)
+        frames.chat_rate.check(self.user_key, self.limits)
         added = channel not in self.interests
         self.interests.add(channel)  # before storing: the sender sees its own message
         message_id = await _store_message(channel, text, self.author)

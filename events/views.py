@@ -114,7 +114,7 @@ class JobHistoryView(Core4APIView):
     def get(self, request, *args, **kwargs):
         order = "id" if _sort(request) == 1 else "-id"
         queryset = EVENT_FILTER.apply(
-            Event.objects.filter(channel=QUEUE), filter_document(request)
+            Event.objects.filter(channel=QUEUE, total__isnull=False), filter_document(request)
         ).only("id", "created", "data")
         return self.paginate(queryset.order_by(order), history_item)
 
@@ -152,7 +152,7 @@ class QueueHistoryView(Core4APIView):
             raise BadRequest("Invalid time period. Start date > End date")
         sort = _sort(request)
         kind = granularity(start, end or now)
-        queryset = Event.objects.filter(channel=QUEUE, created__gte=start)
+        queryset = Event.objects.filter(channel=QUEUE, total__isnull=False, created__gte=start)
         if end is not None:
             queryset = queryset.filter(created__lte=end)
         queryset = (
