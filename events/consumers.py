@@ -148,7 +148,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         key = access_key(self.access)
         if key != self.access_key:
             self.access_key = key
-            await hubs.summary_to(self.hub, self)
+            await self.hub.summary_to(self)
 
     async def _revoked(self, hub: hubs.Hub, code: int) -> None:
         self.hub = hub

@@ -269,6 +269,17 @@ class Hub:
                 except Exception:
                     log.exception("events hub: re-authorizing a socket failed")
 
+    async def summary_to(self, member: Member) -> None:
+        """Send ``member`` the last summary as it may see it now, if that differs from what it
+        saw (its rights changed)."""
+        if self._summary_head is None or member.replaying or QUEUE not in member.interests:
+            return
+        data = encode(mask(self._summary_rows, member.access))
+        if data == member.last_summary:
+            return
+        member.last_summary = data
+        await member.send_frame(f'{self._summary_head},"data":{data}}}')
+
     # --- fan-out ----------------------------------------------------------------------------
     async def dispatch_event(self, pk: int, channel: str, frame: str) -> None:
         self.last_id = max(self.last_id, pk)
@@ -346,15 +357,3 @@ async def leave(member: Member, hub: Hub) -> None:
         if _hubs.get(loop) is hub:
             del _hubs[loop]
         await hub.stop()
-
-
-async def summary_to(hub: Hub, member: Member) -> None:
-    """Send ``member`` the last summary as it may see it now, if that differs from what it saw
-    (its rights changed)."""
-    if hub._summary_head is None or member.replaying or QUEUE not in member.interests:
-        return
-    data = encode(mask(hub._summary_rows, member.access))
-    if data == member.last_summary:
-        return
-    member.last_summary = data
-    await member.send_frame(f'{hub._summary_head},"data":{data}}}')
