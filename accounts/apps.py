@@ -8,6 +8,9 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from accounts import revocation
         from accounts.setup import ensure_builtins
+
+        revocation.connect()
 
         post_migrate.connect(ensure_builtins, sender=self, dispatch_uid="accounts-builtins")

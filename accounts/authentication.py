@@ -36,7 +36,7 @@ class _Core4Authentication(BaseAuthentication):
         user, token = verify_token(raw)
         django_request = request._request
         if needs_refresh(token):
-            setattr(django_request, REFRESH_ATTR, issue_token(user))
+            setattr(django_request, REFRESH_ATTR, issue_token(user, previous=token))
         setattr(django_request, SOURCE_ATTR, self.source)
         return user, token
 

@@ -140,6 +140,9 @@ class User(Role, AbstractBaseUser):
     """A role with an email and a password: it can log in."""
 
     email = models.CharField(max_length=MAX_EMAIL, unique=True, validators=[validate_email])
+    #: Tokens carry the generation they were issued in; bumping it revokes them all
+    #: (password change, deactivation, "log out everywhere": :mod:`accounts.sessions`).
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 

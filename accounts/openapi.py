@@ -142,13 +142,20 @@ _PROFILE_OR_NO_CHANGES = {"oneOf": [PROFILE, {"type": "string", "enum": ["no cha
 _CREDENTIALS = {
     "username": {"type": "string"},
     "password": {"type": "string"},
-    "token": {"type": "string", "description": "a token to renew"},
+    "token": {
+        "type": "string",
+        "description": "a token to renew: the new one stays in its session (no token outlives "
+        "`CORE4_SESSION_MAX`, default 7 days, after the password login)",
+    },
 }
 _LOGIN = extend_schema(
     summary="Log in: a token for a credential",
     description="Credentials from the `Authorization` header (Basic/Bearer), `token`, "
     "`username` + `password`, or the cookie. The token is also sent as response header "
-    "`token` and as an HttpOnly cookie.",
+    "`token` and as an HttpOnly cookie. A password login starts a session; renewing with a "
+    "token continues it, and no token of a session outlives `CORE4_SESSION_MAX` (default 7 "
+    "days) after its password login. A token of a revoked session (password changed, user "
+    "deactivated, logged out everywhere) is a 401.",
     parameters=[query("username"), query("password")],
     request=body(_CREDENTIALS),
     responses={200: envelope(TOKEN)},
@@ -159,8 +166,13 @@ _LOGIN = extend_schema(
 LOGIN_SCHEMA = {"get": _LOGIN, "post": _LOGIN}
 
 _LOGOUT = extend_schema(
-    summary="Log out: clear the token cookie",
-    request=None,
+    summary="Log out: clear the token cookie; `all=true`: log out everywhere",
+    description="Tokens are stateless: a plain logout only clears the cookie. With `all=true` "
+    "every token of the user issued so far is revoked (its token generation is bumped): "
+    "requests with them are a 401, the user's open event sockets close with 4401 and its "
+    "`follow` streams end, within 2 s.",
+    parameters=[query("all", bool, "revoke every token of the user (log out everywhere)")],
+    request=body({"all": {"type": "boolean", "description": "log out everywhere"}}),
     responses={200: envelope({"type": "string", "enum": ["OK"]})},
 )
 LOGOUT_SCHEMA = {"get": _LOGOUT, "post": _LOGOUT}
@@ -169,16 +181,28 @@ PROFILE_SCHEMA = {
     "get": extend_schema(summary="The own record", responses={200: envelope(PROFILE)}),
     "put": extend_schema(
         summary="Change the own realname, email or password",
+        description="A new `password` needs the current one in `current_password` (missing: "
+        "400, wrong: 403). A password change revokes every token of the user issued before "
+        "(open sockets close with 4401); the reply carries a fresh token for this client in "
+        "the `token` header and cookie.",
         request=body(
             {
                 "etag": {"type": "string"},
                 "realname": {"type": "string"},
                 "email": {"type": "string"},
-                "password": {"type": "string"},
+                "password": {"type": "string", "description": "the new password"},
+                "current_password": {
+                    "type": "string",
+                    "description": "required with `password`",
+                },
             },
             ("etag",),
         ),
-        responses={200: envelope(_PROFILE_OR_NO_CHANGES)},
+        responses={
+            200: envelope(_PROFILE_OR_NO_CHANGES),
+            400: OpenApiResponse(ERROR, "a new password without `current_password`"),
+            403: OpenApiResponse(ERROR, "`current_password` is wrong"),
+        },
     ),
 }
 

@@ -8,8 +8,8 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import openapi, principals
-from accounts.authentication import SOURCE_ATTR
+from accounts import openapi, principals, revocation, sessions
+from accounts.authentication import REFRESH_ATTR, SOURCE_ATTR
 from accounts.models import Role
 from accounts.principals import UNSET, Changes
 from accounts.tokens import COOKIE_NAME, HEADER_NAME, issue_token, set_token_cookie, token_expires
@@ -34,7 +34,7 @@ class LoginView(Core4APIView):
         if getattr(request._request, SOURCE_ATTR, None) == "password":
             user.last_login = timezone.now()
             user.save(update_fields=["last_login"])
-        token = issue_token(user)
+        token = issue_token(user, previous=request.auth)  # a renewal stays in its session
         response = Response({"token": str(token)}, headers={HEADER_NAME: str(token)})
         set_token_cookie(response, token, request)
         return response
@@ -44,11 +44,14 @@ class LoginView(Core4APIView):
 
 @extend_schema_view(**openapi.LOGOUT_SCHEMA)
 class LogoutView(Core4APIView):
-    """``GET|POST /core4/api/v1/logout``: clears the cookie (tokens are stateless)."""
+    """``GET|POST /core4/api/v1/logout``: clears the cookie; with ``all=true`` also revokes
+    every token of the user (log out everywhere: open sockets and streams end too)."""
 
     core4_name = f"{STANDARD}.logout.LogoutHandler"
 
     def get(self, request, *args, **kwargs):
+        if argument(request, "all", False, bool):
+            revocation.logout_everywhere(request.user)
         response = Response("OK")
         response.delete_cookie(COOKIE_NAME, path="/", samesite="Lax")
         return response
@@ -92,9 +95,16 @@ class ProfileView(Core4APIView):
     def put(self, request, *args, **kwargs):
         etag = argument(request, "etag", as_type=str)
         changes = _changes(request, "realname", "email", "password")
+        new_password = sessions.wants_new_password(changes.password)
+        if new_password:
+            sessions.check_current_password(
+                request.user, arguments(request).get(sessions.CURRENT_PASSWORD)
+            )
         updated = principals.update(request.user.pk, etag, changes, self_service=True)
         if updated is None:
             return Response("no changes")
+        if new_password:  # every earlier token is revoked: this client gets a fresh one
+            setattr(request._request, REFRESH_ATTR, issue_token(updated))
         data = principals.detail(updated)
         data["token_expires"] = token_expires(request.auth)
         return Response(data)

@@ -184,6 +184,10 @@ CORE4_ADMIN_PASSWORD = env.str("CORE4_ADMIN_PASSWORD", default="")
 CORE4_ADMIN_EMAIL = env.str("CORE4_ADMIN_EMAIL", default="admin@localhost.localdomain")
 CORE4_TOKEN_EXPIRATION = env.int("CORE4_TOKEN_EXPIRATION", default=8 * 3600)
 CORE4_TOKEN_REFRESH = env.int("CORE4_TOKEN_REFRESH", default=3600)
+#: Absolute lifetime of a session from its password login (s): renewals cannot extend it.
+CORE4_SESSION_MAX = env.int("CORE4_SESSION_MAX", default=7 * 86400)
+#: Open sockets re-check their user's rights this often (s), besides the instant signal.
+CORE4_ACCESS_RECHECK = env.float("CORE4_ACCESS_RECHECK", default=30.0)
 CORE4_VERSION = "core4site/0.1.0"
 
 # --- queue (README "The job queue") ---------------------------------------------------------------

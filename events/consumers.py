@@ -5,7 +5,10 @@ The socket authenticates in ``accounts.channels_auth`` (scope ``user``, ``token`
 core4's ``EventHandler`` with 4403 (accepted first, so that the client gets the close code:
 an ASGI server refuses an unaccepted socket with a bare HTTP 403), and when its token
 expires with 4401. Client frames are checked by :mod:`events.frames` (named limits) before
-any work; frames from the hub (:mod:`events.hub`) arrive pre-encoded.
+any work; frames from the hub (:mod:`events.hub`) arrive pre-encoded. When its user's rights
+change the hub hands it the user's current record (:meth:`reauthorize`): a deleted or
+deactivated user or a revoked session closes it with 4401, losing the event API with 4403,
+changed job permissions re-mask the summary at once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.permissions import NO_ACCESS
+from accounts.revocation import still_allowed
 from events import frames
 from events import hub as hubs
 from events.frames import FrameError
@@ -64,6 +68,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.access = NO_ACCESS
         self.access_key = access_key(NO_ACCESS)
         self.hub: hubs.Hub | None = None
+        self.user_id: str | None = None
         self._expiry: asyncio.TimerHandle | None = None
         #: daphne: writes a pre-framed message straight to the socket (events.wire)
         self.write_frame: Writer | None = None
@@ -81,7 +86,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         self.access_key = access_key(self.access)
         self.author = user.name
-        self.user_key = user.pk  # the chat rate is per user, across the user's sockets
+        self.user_id = user.pk  # re-checked on revocation; the chat rate is per user
         self.hub = await hubs.join(self)
         await self.accept()
         self.write_frame = raw_writer(self.base_send)
@@ -107,6 +112,33 @@ class EventConsumer(AsyncWebsocketConsumer):
         if self.hub is not None:
             hub, self.hub = self.hub, None
             await hubs.leave(self, hub)
+
+    async def reauthorize(self, user) -> None:
+        """Called by the hub when the user's rights may have changed (``None``: deleted)."""
+        if self.hub is None:
+            return
+        problem = still_allowed(user, self.scope.get("token"))
+        if problem is None and not user.access.has_api_access(EVENT_HANDLER, "GET"):
+            problem, code = "no access to the event API", CLOSE_FORBIDDEN
+        else:
+            code = CLOSE_UNAUTHENTICATED
+        if problem is not None:
+            log.info("event socket of %s closed: %s", self.author, problem)
+            hub, self.hub = self.hub, None  # no frame in or out from now on
+            hub.members.discard(self)
+            # not from the hub's own task: leaving may stop the hub
+            asyncio.get_running_loop().create_task(self._revoked(hub, code))
+            return
+        self.access = user.access
+        key = access_key(self.access)
+        if key != self.access_key:
+            self.access_key = key
+            await self.hub.summary_to(self)
+
+    async def _revoked(self, hub: hubs.Hub, code: int) -> None:
+        self.hub = hub
+        await self._leave()
+        await self.close(code=code)
 
     async def disconnect(self, code) -> None:
         await self._leave()
@@ -178,7 +210,7 @@ class EventConsumer(AsyncWebsocketConsumer):
 
     async def _message(self, message: dict) -> None:
         channel, text = frames.chat(message, self.interests, self.limits)
-        frames.chat_rate.check(self.user_key, self.limits)
+        frames.chat_rate.check(self.user_id, self.limits)
         added = channel not in self.interests
         self.interests.add(channel)  # before storing: the sender sees its own message
         message_id = await _store_message(channel, text, self.author)

@@ -10,7 +10,11 @@ event loop, itself one member of the layer group ``core4.events``:
   than trusting the message keeps the live stream gap-free and in commit order even when
   wake-ups from several processes cross or one is lost (a slow poll is the fallback);
 * a summary (``hub.summary``) is masked once per distinct job-permission set and sent to a
-  socket only when its masked data changed.
+  socket only when its masked data changed;
+* an access change (``access.changed`` from :mod:`accounts.revocation`, group
+  ``core4.access``) makes it reload the named users and hand each of their sockets the
+  result (``reauthorize``: closed, or re-masked at once); every ``CORE4_ACCESS_RECHECK``
+  seconds it does so for all its sockets' users, the backstop.
 
 The hub starts with its first socket and stops with its last one.
 """
@@ -33,6 +37,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Max
 
+from accounts.revocation import ACCESS_CHANGED, ACCESS_GROUP, load_users
 from events.models import QUEUE, Event
 from events.outbox import HUB_GROUP
 from events.summary import mask
@@ -52,8 +57,13 @@ class Member(Protocol):
     last_summary: str
     access: Any
     access_key: Hashable
+    #: the socket's user (its rights are re-checked on access changes); None: not checked
+    user_id: str | None
 
     async def send_frame(self, frame: str) -> None: ...
+
+    async def reauthorize(self, user: Any) -> None:
+        """The user's current record (``None``: deleted), after its rights may have changed."""
 
     #: optional: write a pre-framed message (:mod:`events.wire`); False: use ``send_frame``
     write_frame: Writer | None
@@ -115,12 +125,14 @@ class Hub:
         self.stopping = False
         self.layer = _own_layer()
         self.poll_interval = float(settings.CORE4_EVENT_POLL_INTERVAL)
+        self.recheck_interval = max(0.1, float(settings.CORE4_ACCESS_RECHECK))
         self.refresh_interval = max(
             1.0, min(3600.0, float(self.layer.group_expiry if self.layer else 86400) / 4)
         )
         self._wake = asyncio.Event()
         self._summary_rows: list = []
         self._summary_views: dict[Hashable, str] = {}
+        self._summary_head: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="events-hub")
         self.started: asyncio.Task = asyncio.get_running_loop().create_task(self._start())
@@ -135,6 +147,7 @@ class Hub:
             return False
         try:
             await self.layer.group_add(HUB_GROUP, self.channel)
+            await self.layer.group_add(ACCESS_GROUP, self.channel)
         except Exception as exc:  # noqa: BLE001 - retried by the receive loop
             log.warning("events hub: cannot join the channel layer (%s); retrying", exc)
             return False
@@ -146,7 +159,10 @@ class Hub:
             await self._join_group()
         self.last_id = await self.db(_max_id)
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._fetch_loop())]
+        self._tasks = [
+            loop.create_task(self._fetch_loop()),
+            loop.create_task(self._recheck_loop()),
+        ]
         if self.layer is not None:
             self._tasks += [
                 loop.create_task(self._receive_loop()),
@@ -162,8 +178,9 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.layer is not None and self.channel:
-            with contextlib.suppress(Exception):  # the membership expires anyway
-                await asyncio.wait_for(self.layer.group_discard(HUB_GROUP, self.channel), 2)
+            for group in (HUB_GROUP, ACCESS_GROUP):
+                with contextlib.suppress(Exception):  # the membership expires anyway
+                    await asyncio.wait_for(self.layer.group_discard(group, self.channel), 2)
         if self.layer is not None and hasattr(self.layer, "close_pools"):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.layer.close_pools(), 2)
@@ -194,6 +211,10 @@ class Hub:
                     await self.dispatch_summary(message)
                 except Exception:
                     log.exception("events hub: summary dispatch failed")
+            elif kind == ACCESS_CHANGED:
+                users = message.get("users")
+                if isinstance(users, list):
+                    await self.recheck({u for u in users if isinstance(u, str)})
 
     async def _refresh(self) -> None:
         """Stay a member of the group however long the process lives (group expiry)."""
@@ -218,6 +239,46 @@ class Hub:
             except Exception:
                 log.exception("events hub: reading new events failed")
                 await asyncio.sleep(1.0)
+
+    async def _recheck_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.recheck_interval)
+            await self.recheck()
+
+    # --- rights -----------------------------------------------------------------------------
+    async def recheck(self, user_ids: set[str] | None = None) -> None:
+        """Hand the sockets of ``user_ids`` (all: ``None``) their users' current records."""
+        members = [
+            m
+            for m in list(self.members)
+            if getattr(m, "user_id", None) and (user_ids is None or m.user_id in user_ids)
+        ]
+        if not members:
+            return
+        try:
+            users = await self.db(load_users, {m.user_id for m in members})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("events hub: re-checking access failed")
+            return
+        for member in members:
+            if member in self.members:
+                try:
+                    await member.reauthorize(users.get(member.user_id))
+                except Exception:
+                    log.exception("events hub: re-authorizing a socket failed")
+
+    async def summary_to(self, member: Member) -> None:
+        """Send ``member`` the last summary as it may see it now, if that differs from what it
+        saw (its rights changed)."""
+        if self._summary_head is None or member.replaying or QUEUE not in member.interests:
+            return
+        data = encode(mask(self._summary_rows, member.access))
+        if data == member.last_summary:
+            return
+        member.last_summary = data
+        await member.send_frame(f'{self._summary_head},"data":{data}}}')
 
     # --- fan-out ----------------------------------------------------------------------------
     async def dispatch_event(self, pk: int, channel: str, frame: str) -> None:
@@ -247,6 +308,7 @@ class Hub:
                 "name": "summary",
             }
         )[:-1]
+        self._summary_head = head
         frames: dict[Hashable, str] = {}
         wires: dict[Hashable, tuple[bytes, int]] = {}
         for member in list(self.members):

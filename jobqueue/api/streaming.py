@@ -9,8 +9,10 @@ Wire format as core4: ``event: <type>\\ndata: <compact JSON>\\n\\n`` with the ty
 The stream is an async generator served by Django under ASGI (daphne): it polls the job row
 every ``CORE4_JOB_FOLLOW_POLL`` seconds (reading only the new tail of the captured output),
 ends when the job is final (complete, killed, inactive, error, or taken out of the queue),
-after ``CORE4_JOB_FOLLOW_MAX`` seconds at the latest, or when the client disconnects
-(Django cancels the generator). A comment line every ``CORE4_JOB_FOLLOW_KEEPALIVE`` seconds
+after ``CORE4_JOB_FOLLOW_MAX`` seconds at the latest, when the client disconnects
+(Django cancels the generator), or — checked every ``GUARD_INTERVAL`` seconds — when the
+user may no longer read the job (deleted, deactivated, session revoked, permission removed:
+``reason`` ``revoked``). A comment line every ``CORE4_JOB_FOLLOW_KEEPALIVE`` seconds
 of silence keeps proxies from cutting an idle stream and finds dead clients.
 """
 
@@ -20,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -44,6 +46,9 @@ def sse(event: str, data: Any) -> bytes:
 
 #: How much of the output's start identifies it (a retry replaces the output).
 HEAD = 200
+#: How often (s) a stream re-checks that its user may still read the job (DESIGN: a right
+#: taken away reaches every stream within 2 s).
+GUARD_INTERVAL = 1.0
 
 
 def _poll(job_id: str, offset: int) -> tuple[Job | None, str, str, int]:
@@ -65,9 +70,14 @@ def _poll(job_id: str, offset: int) -> tuple[Job | None, str, str, int]:
 
 
 async def follow_job(
-    job_id: str, *, states: bool = True, logs: bool = True
+    job_id: str,
+    *,
+    states: bool = True,
+    logs: bool = True,
+    guard: Callable[[str], bool] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yield the SSE frames of job ``job_id`` until it is final (read access checked)."""
+    """Yield the SSE frames of job ``job_id`` until it is final (read access checked before;
+    while streaming by ``guard(job_name)``, a blocking check, if given)."""
     poll = settings.CORE4_JOB_FOLLOW_POLL
     keepalive = settings.CORE4_JOB_FOLLOW_KEEPALIVE
     deadline = time.monotonic() + settings.CORE4_JOB_FOLLOW_MAX
@@ -75,7 +85,7 @@ async def follow_job(
     offset = lineno = 0
     seen_head = ""
     last_state = None
-    last_sent = time.monotonic()
+    last_sent = last_guard = time.monotonic()
     reason = "timeout"
     try:
         while True:
@@ -89,6 +99,11 @@ async def follow_job(
                 job, head, tail, length = await sync_to_async(_poll)(job_id, offset)
                 if job is None:
                     reason = "gone"
+                    break
+            if guard is not None and time.monotonic() - last_guard >= GUARD_INTERVAL:
+                last_guard = time.monotonic()
+                if not await sync_to_async(guard)(job.name):
+                    reason = "revoked"
                     break
             final = is_final(job)
             frames = []

@@ -17,6 +17,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from accounts.api_permissions import access_of
+from accounts.revocation import stream_guard
 from core4api.arguments import argument, arguments
 from core4api.exceptions import BadRequest, Forbidden, error_response
 from core4api.ids import utcnow
@@ -89,7 +90,9 @@ class JobView(Core4APIView):
         return job
 
     def follow(self, job_id: str, **options: Any):
-        return event_stream(follow_job(job_id, **options))
+        request = self.request
+        guard = stream_guard(request.user, request.auth, (self.core4_name, "GET"))
+        return event_stream(follow_job(job_id, guard=guard, **options))
 
     def list_jobs(self, request) -> Response:
         access = self.access

@@ -38,7 +38,11 @@ def test_profile_update(api, make_user):
     me.put("/profile", {"perm": ["cop"], "name": "boss", "is_active": False, "etag": etag})
     data = me.get("/profile").json()["data"]
     assert data["perm"] == [] and data["name"] == "me" and data["is_active"] is True
-    changed = me.put("/profile", {"password": "new secret", "etag": etag})
+    unproven = me.put("/profile", {"password": "new secret", "etag": etag})
+    assert unproven.status_code == 400 and "current_password" in error_of(unproven)
+    changed = me.put(
+        "/profile", {"password": "new secret", "etag": etag, "current_password": "secret"}
+    )
     assert changed.status_code == 200
     client = Client()
     assert (
