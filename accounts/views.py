@@ -8,7 +8,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import openapi, principals
+from accounts import openapi, origin, principals
 from accounts.authentication import SOURCE_ATTR
 from accounts.models import Role
 from accounts.principals import UNSET, Changes
@@ -22,7 +22,12 @@ STANDARD = "core4.api.v1.request.standard"
 
 @extend_schema_view(**openapi.LOGIN_SCHEMA)
 class LoginView(Core4APIView):
-    """``GET|POST /core4/api/login`` and ``/core4/api/v1/login``: a fresh token for a credential."""
+    """``GET|POST /core4/api/login`` and ``/core4/api/v1/login``: a fresh token for a credential.
+
+    Only a POST sets the cookie, and not when a browser says another site sent it: a GET is
+    a navigation any site can trigger (login CSRF). core4 clients read the token from the
+    body or the ``token`` header either way.
+    """
 
     core4_name = f"{STANDARD}.login.LoginHandler"
     permission_classes = [AllowAny]
@@ -35,25 +40,32 @@ class LoginView(Core4APIView):
             user.last_login = timezone.now()
             user.save(update_fields=["last_login"])
         token = issue_token(user)
-        response = Response({"token": str(token)}, headers={HEADER_NAME: str(token)})
-        set_token_cookie(response, token, request)
-        return response
+        return Response({"token": str(token)}, headers={HEADER_NAME: str(token)})
 
-    post = get
+    def post(self, request, *args, **kwargs):
+        response = self.get(request, *args, **kwargs)
+        if origin.may_set_cookie(request._request):
+            set_token_cookie(response, response.data["token"], request)
+        return response
 
 
 @extend_schema_view(**openapi.LOGOUT_SCHEMA)
 class LogoutView(Core4APIView):
-    """``GET|POST /core4/api/v1/logout``: clears the cookie (tokens are stateless)."""
+    """``POST /core4/api/v1/logout`` clears the cookie (tokens are stateless).
+
+    ``GET`` answers ``OK`` for core4 clients but clears nothing: a GET must not change state,
+    or any page could sign its visitors out with an image.
+    """
 
     core4_name = f"{STANDARD}.logout.LogoutHandler"
 
     def get(self, request, *args, **kwargs):
+        return Response("OK")
+
+    def post(self, request, *args, **kwargs):
         response = Response("OK")
         response.delete_cookie(COOKIE_NAME, path="/", samesite="Lax")
         return response
-
-    post = get
 
 
 def _changes(request, *names: str) -> Changes:

@@ -56,6 +56,9 @@ if CORE4_HTTPS:
     SECURE_HSTS_SECONDS = env.int("CORE4_HSTS_SECONDS", default=3600)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = env.list("CORE4_CSRF_TRUSTED_ORIGINS", default=[])
+#: Origins (scheme://host[:port]) whose pages may write with the token cookie and open the
+#: event socket; empty = the server's own origin only (README "Cookies, CSRF and Origin").
+CORE4_ALLOWED_ORIGINS = env.list("CORE4_ALLOWED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
