@@ -152,7 +152,7 @@ class RoleListView(Core4APIView):
         return self.paginate(self.sorted_queryset(queryset), principals.to_response)
 
     def post(self, request, *args, **kwargs):
-        created = principals.create(_changes(request, *ROLE_FIELDS))
+        created = principals.create(_changes(request, *ROLE_FIELDS), actor=request.user)
         return Response(principals.to_response(created))
 
 
@@ -177,11 +177,13 @@ class RoleDetailView(Core4APIView):
 
     def put(self, request, pk: str, etag: str | None = None):
         current = argument(request, "etag", as_type=str)
-        updated = principals.update(pk, current, _changes(request, *ROLE_FIELDS))
+        changes = _changes(request, *ROLE_FIELDS)
+        updated = principals.update(pk, current, changes, actor=request.user)
         if updated is None:
             return Response("no changes")
         return Response(principals.to_response(updated))
 
     def delete(self, request, pk: str, etag: str | None = None):
-        principals.delete(pk, etag if etag is not None else argument(request, "etag", as_type=str))
+        current = etag if etag is not None else argument(request, "etag", as_type=str)
+        principals.delete(pk, current, actor=request.user)
         return Response(True)
