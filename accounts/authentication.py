@@ -21,6 +21,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
 from accounts import origin
+from accounts.throttling import PasswordAttempt
 from accounts.tokens import COOKIE_NAME, issue_token, needs_refresh, verify_token
 from core4api.arguments import arguments
 
@@ -43,8 +44,11 @@ class _Core4Authentication(BaseAuthentication):
         return user, token
 
     def _with_password(self, request, username, password):
+        attempt = PasswordAttempt(request._request, username)
+        attempt.check()  # 429 before the (deliberately slow) hasher runs
         user = authenticate(request._request, username=username, password=password)
         if user is None:
+            attempt.failed()
             raise AuthenticationFailed("wrong username or password, or user inactive")
         setattr(request._request, SOURCE_ATTR, "password")
         return user, None
