@@ -11,7 +11,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.channels_auth import TokenAuthMiddleware  # noqa: E402
 from accounts.origin import WebSocketOriginValidator  # noqa: E402
+from core4site import accesslog  # noqa: E402
 from events.routing import websocket_urlpatterns  # noqa: E402
+
+# daphne builds its access log right after importing this module: the redacting one.
+accesslog.install()
 
 application = ProtocolTypeRouter(
     {

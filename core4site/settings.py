@@ -297,6 +297,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+#: daphne's access log under ``manage.py up``: "-" (stdout), a file, or "off"; query-string
+#: secrets are redacted (core4site.accesslog).
+CORE4_ACCESS_LOG = env.str("CORE4_ACCESS_LOG", default="-")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
