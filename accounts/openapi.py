@@ -148,7 +148,8 @@ _LOGIN = extend_schema(
     summary="Log in: a token for a credential",
     description="Credentials from the `Authorization` header (Basic/Bearer), `token`, "
     "`username` + `password`, or the cookie. The token is also sent as response header "
-    "`token` and as an HttpOnly cookie.",
+    "`token`; a POST login also sets it as an HttpOnly cookie (not when the `Origin` is "
+    "another site's). Password checks are limited per address and per user: 429.",
     parameters=[query("username"), query("password")],
     request=body(_CREDENTIALS),
     responses={200: envelope(TOKEN)},
@@ -163,7 +164,12 @@ _LOGOUT = extend_schema(
     request=None,
     responses={200: envelope({"type": "string", "enum": ["OK"]})},
 )
-LOGOUT_SCHEMA = {"get": _LOGOUT, "post": _LOGOUT}
+_LOGOUT_GET = extend_schema(
+    summary="Answers OK for core4 clients; clears nothing (log out with POST)",
+    request=None,
+    responses={200: envelope({"type": "string", "enum": ["OK"]})},
+)
+LOGOUT_SCHEMA = {"get": _LOGOUT_GET, "post": _LOGOUT}
 
 PROFILE_SCHEMA = {
     "get": extend_schema(summary="The own record", responses={200: envelope(PROFILE)}),
