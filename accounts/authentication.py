@@ -3,7 +3,8 @@
 1. ``Authorization`` header: ``Bearer <jwt>`` or ``Basic <user:password>``;
 2. a ``token`` argument (query string or JSON body);
 3. ``username`` + ``password`` arguments;
-4. the ``token`` cookie.
+4. the ``token`` cookie — for unsafe methods only from an allowed origin
+   (``accounts.origin``: another site can make a browser send the cookie, not a token).
 
 The first source present decides: a bad token there is a 401, not a fall-through. Token
 authentication older than the refresh interval hands a fresh token to
@@ -17,8 +18,10 @@ import binascii
 
 from django.contrib.auth import authenticate
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
+from accounts import origin
+from accounts.throttling import PasswordAttempt
 from accounts.tokens import COOKIE_NAME, issue_token, needs_refresh, verify_token
 from core4api.arguments import arguments
 
@@ -41,8 +44,11 @@ class _Core4Authentication(BaseAuthentication):
         return user, token
 
     def _with_password(self, request, username, password):
+        attempt = PasswordAttempt(request._request, username)
+        attempt.check()  # 429 before the (deliberately slow) hasher runs
         user = authenticate(request._request, username=username, password=password)
         if user is None:
+            attempt.failed()
             raise AuthenticationFailed("wrong username or password, or user inactive")
         setattr(request._request, SOURCE_ATTR, "password")
         return user, None
@@ -97,10 +103,15 @@ class PasswordArgumentAuthentication(_Core4Authentication):
 
 
 class CookieAuthentication(_Core4Authentication):
+    """The cookie, for writes only from an allowed origin (``accounts.origin``): → 403."""
+
     source = "cookie"
 
     def authenticate(self, request):
         raw = request._request.COOKIES.get(COOKIE_NAME)
         if not raw:
             return None
+        refused = origin.refusal(request._request)
+        if refused:
+            raise PermissionDenied(refused)
         return self._with_token(request, raw)

@@ -1,8 +1,12 @@
-"""Sends the refreshed token chosen by ``accounts.authentication`` with the response."""
+"""Sends the refreshed token chosen by ``accounts.authentication`` with the response.
+
+The cookie is renewed only for requests that came with the cookie: a token argument in a
+link must not plant a cookie in the browser that follows it (login CSRF).
+"""
 
 from __future__ import annotations
 
-from accounts.authentication import REFRESH_ATTR
+from accounts.authentication import REFRESH_ATTR, SOURCE_ATTR
 from accounts.tokens import HEADER_NAME, set_token_cookie
 
 
@@ -15,5 +19,6 @@ class TokenRefreshMiddleware:
         token = getattr(request, REFRESH_ATTR, None)
         if token is not None and response.status_code < 400:
             response[HEADER_NAME] = str(token)
-            set_token_cookie(response, token, request)
+            if getattr(request, SOURCE_ATTR, None) == "cookie":
+                set_token_cookie(response, token, request)
         return response

@@ -152,10 +152,11 @@ _LOGIN = extend_schema(
     summary="Log in: a token for a credential",
     description="Credentials from the `Authorization` header (Basic/Bearer), `token`, "
     "`username` + `password`, or the cookie. The token is also sent as response header "
-    "`token` and as an HttpOnly cookie. A password login starts a session; renewing with a "
-    "token continues it, and no token of a session outlives `CORE4_SESSION_MAX` (default 7 "
-    "days) after its password login. A token of a revoked session (password changed, user "
-    "deactivated, logged out everywhere) is a 401.",
+    "`token`; a POST login also sets it as an HttpOnly cookie (not when the `Origin` is "
+    "another site's). Password checks are limited per address and per user: 429. A password "
+    "login starts a session; renewing with a token continues it, and no token of a session "
+    "outlives `CORE4_SESSION_MAX` (default 7 days) after its password login. A token of a "
+    "revoked session (password changed, user deactivated, logged out everywhere) is a 401.",
     parameters=[query("username"), query("password")],
     request=body(_CREDENTIALS),
     responses={200: envelope(TOKEN)},
@@ -167,7 +168,7 @@ LOGIN_SCHEMA = {"get": _LOGIN, "post": _LOGIN}
 
 _LOGOUT = extend_schema(
     summary="Log out: clear the token cookie; `all=true`: log out everywhere",
-    description="Tokens are stateless: a plain logout only clears the cookie. With `all=true` "
+    description="A plain logout only clears the cookie. With `all=true` "
     "every token of the user issued so far is revoked (its token generation is bumped): "
     "requests with them are a 401, the user's open event sockets close with 4401 and its "
     "`follow` streams end, within 2 s.",
@@ -175,7 +176,12 @@ _LOGOUT = extend_schema(
     request=body({"all": {"type": "boolean", "description": "log out everywhere"}}),
     responses={200: envelope({"type": "string", "enum": ["OK"]})},
 )
-LOGOUT_SCHEMA = {"get": _LOGOUT, "post": _LOGOUT}
+_LOGOUT_GET = extend_schema(
+    summary="Answers OK for core4 clients; clears nothing (log out with POST)",
+    request=None,
+    responses={200: envelope({"type": "string", "enum": ["OK"]})},
+)
+LOGOUT_SCHEMA = {"get": _LOGOUT_GET, "post": _LOGOUT}
 
 PROFILE_SCHEMA = {
     "get": extend_schema(summary="The own record", responses={200: envelope(PROFILE)}),

@@ -126,6 +126,16 @@ class Access:
     def can_execute_job(self, qual_name: str) -> bool:
         return self._job_access(qual_name, "x")
 
+    def lacks(self, perms: Iterable[str]) -> list[str]:
+        """The permissions of ``perms`` this principal may not hand on (delegation).
+
+        An administrator may grant anything; anybody else only permission strings it holds
+        itself, and never ``cop``.
+        """
+        if self.is_admin:
+            return []
+        return sorted({p for p in perms if p == ADMIN or p not in self.perms})
+
     @property
     def job_patterns(self) -> tuple[tuple[str, str], ...]:
         """``(regex, right)`` pairs of the ``job://`` permissions (for masking in bulk)."""

@@ -3,6 +3,11 @@
 Errors are Django's ``ValidationError`` (→ 400 with the message; ``EtagConflict`` is one) and
 ``ObjectDoesNotExist`` (``RoleNotFound`` → 404), so that the REST API (through
 ``core4api.exceptions``) and the admin forms say the same thing.
+
+Writers name the ``actor`` who asks (``None``: the system, the CLI, the admin site — staff
+are administrators). An actor without ``cop`` is a delegated administrator: it may grant only
+permissions and roles it holds itself, never ``cop``, and may not touch users or roles that
+hold more than it does (Django's ``PermissionDenied`` → 403).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import (
@@ -21,6 +26,7 @@ from accounts.models import (
     validate_name,
     validate_perm_list,
 )
+from accounts.permissions import ADMIN
 from core4api.ids import is_object_id
 
 DUPLICATE = "name or email exists"
@@ -176,8 +182,56 @@ def check_unique(name: str | None, email: str | None, exclude_pk: str | None) ->
             raise ValidationError(DUPLICATE)
 
 
+# --- delegation ---------------------------------------------------------------------------
+def _is_delegate(actor: Role | None) -> bool:
+    return actor is not None and not actor.access.is_admin
+
+
+def _check_target(actor: Role | None, obj: Role) -> None:
+    """A delegate may change only users and roles that hold no more than it does."""
+    if not _is_delegate(actor):
+        return
+    beyond = actor.access.lacks(obj.effective_permissions())
+    if beyond:
+        raise PermissionDenied(
+            f"[{obj.name}] holds more than you do ({', '.join(beyond[:5])}): "
+            "only an administrator (cop) may change it"
+        )
+
+
+def _check_grants(actor: Role | None, perms, roles: list[Role]) -> None:
+    """A delegate may grant only permissions and roles it holds itself, never ``cop``."""
+    if not _is_delegate(actor):
+        return
+    missing = actor.access.lacks(perms)
+    if ADMIN in missing:
+        raise PermissionDenied(f"only an administrator may grant [{ADMIN}]")
+    if missing:
+        raise PermissionDenied(
+            f"you may grant only permissions you hold, not [{', '.join(missing[:5])}]"
+        )
+    held = {role.pk for role in actor.cascaded_roles()}
+    for role in roles:
+        if role.pk not in held or actor.access.lacks(role.effective_permissions()):
+            raise PermissionDenied(f"you may grant only roles you hold, not [{role.name}]")
+
+
+def _check_update(actor: Role | None, obj: Role, changes: Changes) -> None:
+    if not _is_delegate(actor):
+        return
+    _check_target(actor, obj)
+    perms: set[str] = set()
+    if changes.perm is not UNSET and changes.perm is not None:
+        perms = set(_clean_perm(changes.perm)) - set(obj.perm or [])
+    roles: list[Role] = []
+    if changes.role is not UNSET and changes.role is not None:
+        current = {r.pk for r in obj.roles.all()}
+        roles = [r for r in _resolve_roles(changes.role) if r.pk not in current]
+    _check_grants(actor, perms, roles)
+
+
 # --- writing ------------------------------------------------------------------------------
-def create(changes: Changes) -> Role:
+def create(changes: Changes, actor: Role | None = None) -> Role:
     """Create a user (email given) or a role (no email); a password requires an email."""
     if changes.name is UNSET or changes.name is None:
         raise ValidationError("MissingArgumentError: Missing argument name")
@@ -194,6 +248,7 @@ def create(changes: Changes) -> Role:
     try:
         with transaction.atomic():
             roles = _resolve_roles([] if changes.role is UNSET else changes.role)
+            _check_grants(actor, perm, roles)
             check_unique(name, email, None)
             fields = {"name": name, "realname": realname, "is_active": is_active, "perm": perm}
             if email:
@@ -211,7 +266,14 @@ def create(changes: Changes) -> Role:
     return obj
 
 
-def update(pk: str, etag: Any, changes: Changes, *, self_service: bool = False) -> Role | None:
+def update(
+    pk: str,
+    etag: Any,
+    changes: Changes,
+    *,
+    self_service: bool = False,
+    actor: Role | None = None,
+) -> Role | None:
     """Apply ``changes`` if ``etag`` is current; ``None`` when nothing changed.
 
     ``self_service`` (the profile) may change realname, email and password only.
@@ -221,6 +283,8 @@ def update(pk: str, etag: Any, changes: Changes, *, self_service: bool = False) 
     try:
         with transaction.atomic():
             obj = load(pk, for_update=True)
+            if not self_service:
+                _check_update(actor, obj, changes)
             if obj.etag != etag:
                 raise EtagConflict(obj.pk, etag[:64])
             changed = _apply(obj, changes, self_service)
@@ -285,11 +349,12 @@ def _apply(obj: Role, changes: Changes, self_service: bool) -> bool:
     return changed
 
 
-def delete(pk: str, etag: Any) -> None:
+def delete(pk: str, etag: Any, actor: Role | None = None) -> None:
     if not isinstance(etag, str):
         raise ValidationError("parameter [etag] expected as_type [str]")
     with transaction.atomic():
         obj = load(pk, for_update=True)
+        _check_target(actor, obj)
         if obj.etag != etag:
             raise EtagConflict(obj.pk, etag[:64])
         obj.delete()

@@ -8,7 +8,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import openapi, principals, revocation, sessions
+from accounts import openapi, origin, principals, revocation, sessions
 from accounts.authentication import REFRESH_ATTR, SOURCE_ATTR
 from accounts.models import Role
 from accounts.principals import UNSET, Changes
@@ -22,7 +22,12 @@ STANDARD = "core4.api.v1.request.standard"
 
 @extend_schema_view(**openapi.LOGIN_SCHEMA)
 class LoginView(Core4APIView):
-    """``GET|POST /core4/api/login`` and ``/core4/api/v1/login``: a fresh token for a credential."""
+    """``GET|POST /core4/api/login`` and ``/core4/api/v1/login``: a fresh token for a credential.
+
+    Only a POST sets the cookie, and not when a browser says another site sent it: a GET is
+    a navigation any site can trigger (login CSRF). core4 clients read the token from the
+    body or the ``token`` header either way.
+    """
 
     core4_name = f"{STANDARD}.login.LoginHandler"
     permission_classes = [AllowAny]
@@ -35,28 +40,35 @@ class LoginView(Core4APIView):
             user.last_login = timezone.now()
             user.save(update_fields=["last_login"])
         token = issue_token(user, previous=request.auth)  # a renewal stays in its session
-        response = Response({"token": str(token)}, headers={HEADER_NAME: str(token)})
-        set_token_cookie(response, token, request)
-        return response
+        return Response({"token": str(token)}, headers={HEADER_NAME: str(token)})
 
-    post = get
+    def post(self, request, *args, **kwargs):
+        response = self.get(request, *args, **kwargs)
+        if origin.may_set_cookie(request._request):
+            set_token_cookie(response, response.data["token"], request)
+        return response
 
 
 @extend_schema_view(**openapi.LOGOUT_SCHEMA)
 class LogoutView(Core4APIView):
-    """``GET|POST /core4/api/v1/logout``: clears the cookie; with ``all=true`` also revokes
-    every token of the user (log out everywhere: open sockets and streams end too)."""
+    """``POST /core4/api/v1/logout`` clears the cookie; with ``all=true`` it also revokes every
+    token of the user (log out everywhere: open sockets and streams end too).
+
+    ``GET`` answers ``OK`` for core4 clients but changes nothing: a GET must not change state,
+    or any page could sign its visitors out with an image.
+    """
 
     core4_name = f"{STANDARD}.logout.LogoutHandler"
 
     def get(self, request, *args, **kwargs):
+        return Response("OK")
+
+    def post(self, request, *args, **kwargs):
         if argument(request, "all", False, bool):
             revocation.logout_everywhere(request.user)
         response = Response("OK")
         response.delete_cookie(COOKIE_NAME, path="/", samesite="Lax")
         return response
-
-    post = get
 
 
 def _changes(request, *names: str) -> Changes:
@@ -150,7 +162,7 @@ class RoleListView(Core4APIView):
         return self.paginate(self.sorted_queryset(queryset), principals.to_response)
 
     def post(self, request, *args, **kwargs):
-        created = principals.create(_changes(request, *ROLE_FIELDS))
+        created = principals.create(_changes(request, *ROLE_FIELDS), actor=request.user)
         return Response(principals.to_response(created))
 
 
@@ -175,11 +187,13 @@ class RoleDetailView(Core4APIView):
 
     def put(self, request, pk: str, etag: str | None = None):
         current = argument(request, "etag", as_type=str)
-        updated = principals.update(pk, current, _changes(request, *ROLE_FIELDS))
+        changes = _changes(request, *ROLE_FIELDS)
+        updated = principals.update(pk, current, changes, actor=request.user)
         if updated is None:
             return Response("no changes")
         return Response(principals.to_response(updated))
 
     def delete(self, request, pk: str, etag: str | None = None):
-        principals.delete(pk, etag if etag is not None else argument(request, "etag", as_type=str))
+        current = etag if etag is not None else argument(request, "etag", as_type=str)
+        principals.delete(pk, current, actor=request.user)
         return Response(True)

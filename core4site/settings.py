@@ -56,6 +56,9 @@ if CORE4_HTTPS:
     SECURE_HSTS_SECONDS = env.int("CORE4_HSTS_SECONDS", default=3600)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = env.list("CORE4_CSRF_TRUSTED_ORIGINS", default=[])
+#: Origins (scheme://host[:port]) whose pages may write with the token cookie and open the
+#: event socket; empty = the server's own origin only (README "Cookies, CSRF and Origin").
+CORE4_ALLOWED_ORIGINS = env.list("CORE4_ALLOWED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
@@ -178,6 +181,22 @@ CHANNEL_LAYERS = {
     }
 }
 
+# --- cache (password throttling, README "Throttling") ---------------------------------------
+if REDIS_URL:  # shared by every server process
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CORE4_CACHE_PREFIX", default="core4site"),
+        }
+    }
+else:  # the embedded default runs one server process
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+#: Password checks per client address (all) and per user name (failed ones), DRF rate syntax
+#: ("N/s", "N/min", "N/hour", "N/day"); "off" disables.
+CORE4_PASSWORD_RATE_ADDRESS = env.str("CORE4_PASSWORD_RATE_ADDRESS", default="30/min")
+CORE4_PASSWORD_RATE_USER = env.str("CORE4_PASSWORD_RATE_USER", default="10/min")
+
 # --- core4 behaviour ------------------------------------------------------------------------------
 CORE4_ADMIN_USERNAME = env.str("CORE4_ADMIN_USERNAME", default="admin")
 CORE4_ADMIN_PASSWORD = env.str("CORE4_ADMIN_PASSWORD", default="")
@@ -262,6 +281,9 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core4api.negotiation.NeverNotAcceptable",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "core4api.openapi.Core4AutoSchema",
+    # Client address for throttling: REMOTE_ADDR, unless behind this many trusted proxies
+    # (then X-Forwarded-For); never a header any client can set.
+    "NUM_PROXIES": env.int("CORE4_NUM_PROXIES", default=0),
 }
 
 # OpenAPI schema at /core4/api/v1/schema/ (core4api/openapi.py + each app's openapi.py);
@@ -291,6 +313,10 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
 }
+
+#: daphne's access log under ``manage.py up``: "-" (stdout), a file, or "off"; query-string
+#: secrets are redacted (core4site.accesslog).
+CORE4_ACCESS_LOG = env.str("CORE4_ACCESS_LOG", default="-")
 
 LOGGING = {
     "version": 1,

@@ -19,6 +19,11 @@ from tests.support import LiveStack, TestRedis
 # Subprocesses (daphne, workers, CLI) read this from the environment.
 os.environ["CORE4_FAST_PASSWORD_HASHER"] = "1"
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite logs in by password from one address far more often than people do;
+# tests/security/test_throttling.py sets the limits it tests.
+for _rate in ("CORE4_PASSWORD_RATE_ADDRESS", "CORE4_PASSWORD_RATE_USER"):
+    os.environ[_rate] = "off"
+    setattr(settings, _rate, "off")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,8 +18,18 @@ def _envelope_ok(response):
 
 
 @pytest.mark.parametrize("path", ["/core4/api/login", f"{API}/login"])
-def test_login_by_query_gives_token_header_and_cookie(client, admin, path):
+def test_login_by_query_gives_token_and_header(client, admin, path):
     response = client.get(path, {"username": "admin", "password": "hans"})
+    data = _envelope_ok(response)
+    assert response["token"] == data["token"]
+    assert "token" not in response.cookies  # only a POST login sets the cookie
+
+
+@pytest.mark.parametrize("path", ["/core4/api/login", f"{API}/login"])
+def test_post_login_gives_token_header_and_cookie(client, admin, path):
+    response = client.post(
+        path, {"username": "admin", "password": "hans"}, content_type="application/json"
+    )
     data = _envelope_ok(response)
     assert response["token"] == data["token"]
     cookie = response.cookies["token"]
@@ -132,7 +142,7 @@ def test_token_older_than_refresh_interval_gets_a_new_one(client, admin, setting
     assert response.status_code == 200
     fresh = response["token"]
     assert fresh and fresh != token
-    assert response.cookies["token"].value == fresh
+    assert "token" not in response.cookies  # the cookie is renewed for cookie requests only
     settings.CORE4_TOKEN_REFRESH = 3600
     assert client.get(f"{API}/profile", HTTP_AUTHORIZATION="Bearer " + fresh).status_code == 200
 
@@ -198,14 +208,25 @@ def test_forged_and_malformed_tokens_are_401(client, admin, settings):
 
 def test_logout_clears_the_cookie(client, admin):
     Api(client).login()
-    token = client.get(f"{API}/login", {"username": "admin", "password": "hans"}).json()["data"][
-        "token"
-    ]
-    response = client.get(f"{API}/logout", HTTP_AUTHORIZATION="Bearer " + token)
+    token = client.post(
+        f"{API}/login", {"username": "admin", "password": "hans"}, content_type="application/json"
+    ).json()["data"]["token"]
+    assert client.get(f"{API}/profile").status_code == 200  # by the cookie
+    response = client.post(f"{API}/logout", HTTP_AUTHORIZATION="Bearer " + token)
     assert response.status_code == 200
     assert response.json()["data"] == "OK"
     assert response.cookies["token"].value == ""
     assert client.get(f"{API}/profile").status_code == 401
+
+
+def test_get_logout_answers_without_clearing_the_cookie(client, admin):
+    client.post(
+        f"{API}/login", {"username": "admin", "password": "hans"}, content_type="application/json"
+    )
+    response = client.get(f"{API}/logout")
+    assert response.status_code == 200 and response.json()["data"] == "OK"
+    assert "token" not in response.cookies
+    assert client.get(f"{API}/profile").status_code == 200
 
 
 def test_login_updates_last_login_only_for_passwords(client, admin):

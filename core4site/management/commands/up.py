@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import get_commands
@@ -51,19 +52,7 @@ class Command(BaseCommand):
                         raise CommandError(str(exc)) from exc
                     self.children.append(("redis", redis_process))
             env = dict(os.environ)
-            daphne = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                host,
-                "-p",
-                str(port),
-                "--access-log",
-                os.devnull,
-                "core4site.asgi:application",
-            ]
-            self._spawn("daphne", daphne, env)
+            self._spawn("daphne", self.daphne_command(host, port), env)
             if "worker" in get_commands():
                 for number in range(1, workers + 1):
                     cmd = [sys.executable, "manage.py", "worker", f"worker-{number}"]
@@ -74,6 +63,31 @@ class Command(BaseCommand):
             self._supervise()
         finally:
             self._stop_all(redis_process, socket_path)
+
+    @staticmethod
+    def daphne_command(host: str, port: int) -> list[str]:
+        """daphne with the access log of ``CORE4_ACCESS_LOG`` (redacted: core4site.accesslog)."""
+        target = settings.CORE4_ACCESS_LOG
+        if target.lower() in ("off", "none", ""):
+            target = os.devnull
+        elif target != "-":
+            path = Path(target)
+            if not path.is_absolute():
+                path = Path(settings.BASE_DIR) / path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            target = str(path)
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            host,
+            "-p",
+            str(port),
+            "--access-log",
+            target,
+            "core4site.asgi:application",
+        ]
 
     def _spawn(self, name: str, cmd: list[str], env: dict) -> None:
         process = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
