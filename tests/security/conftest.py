@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.tokens import COOKIE_NAME, issue_token
-from tests.accounts.conftest import admin, make_user  # noqa: F401 - fixtures
+from tests.accounts.conftest import admin  # noqa: F401 - fixture
 
 API = "/core4/api/v1"
 FOREIGN = "http://127.0.0.1:9999"

@@ -12,9 +12,10 @@ from django.db import connection
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import Role, User
+from accounts.models import User
 from accounts.sessions import LOGIN_CLAIM
 from accounts.tokens import issue_token
+from tests import support
 from tests.events.helpers import interest, open_socket
 from tests.support import Api, error_of
 
@@ -30,11 +31,7 @@ def admin(db):
 
 
 def make_user(name: str, password: str = "secret") -> User:
-    user = User(name=name, email=f"{name}@example.com")
-    user.set_password(password)
-    user.save()
-    user.roles.set(Role.objects.filter(name=STANDARD))
-    return user
+    return support.make_user(name, roles=(STANDARD,), password=password)
 
 
 def login(name: str, password: str = "secret") -> str:
