@@ -70,7 +70,7 @@ class Summary(Duty):
 
     @property
     def every(self) -> float:
-        return settings.CORE4_SUMMARY_INTERVAL
+        return float(settings.CORE4_SUMMARY_INTERVAL)
 
     def run(self, now: datetime) -> None:
         queue_summary.send(sender=Summary, rows=summary_rows(), author=transitions.os_user())
@@ -83,15 +83,13 @@ class DailyCommands(Duty):
 
     name = "daily"
     KEY = "daily"
+    #: the bookmark makes it once a day; checking once a minute keeps the lease cheap
+    every = 60.0
 
     def __init__(self, holder: str, keep: Keep):
         self.holder = holder
         self.keep = keep  # the worker's connections a forked process must leave open
         self.pids: list[int] = []
-
-    @property
-    def every(self) -> float:
-        return settings.CORE4_SUMMARY_INTERVAL
 
     def run(self, now: datetime) -> None:
         commands = settings.CORE4_WORKER_DAILY_COMMANDS

@@ -48,13 +48,13 @@ class Slot:
     output: int
     buffer: bytes = b""
     started: bool = False
-    done: dict | None = None
+    done: dict[str, Any] | None = None
     eof: bool = False
     exit_status: int | None = None
     killing: str | None = None
-    pending: list[dict] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
     server: ForkServer | None = None  # the fork server that forked it (None: the worker)
-    data: dict | None = None  # what the job process was started with
+    data: dict[str, Any] | None = None  # what the job process was started with
     heard: bool = False  # the job process wrote to its pipe
     #: reported, not yet recorded (the next batch records them)
     start_due: bool = False
@@ -111,7 +111,7 @@ class Processes:
             self.spawn(job_data(job))
             log.info("launching [%s] with [%s]", job.name, job.id)
 
-    def spawn(self, data: dict) -> None:
+    def spawn(self, data: dict[str, Any]) -> None:
         """Start one job process; if that fails, the job is settled as killed."""
         for retry in (False, True):
             server = self.server()
@@ -207,7 +207,7 @@ class Processes:
                 continue
             self._handle(slot, message)
 
-    def _handle(self, slot: Slot, message: dict) -> None:
+    def _handle(self, slot: Slot, message: dict[str, Any]) -> None:
         kind = message.get("kind")
         try:
             if kind == "started":
@@ -261,10 +261,10 @@ class Processes:
             except ChildProcessError:
                 return 0
             return None if pid == 0 else status
-        status = None if slot.pid is None else slot.server.exits.pop(slot.pid, None)
-        if status is None and not slot.server.alive and slot.eof:
+        reported = None if slot.pid is None else slot.server.exits.pop(slot.pid, None)
+        if reported is None and not slot.server.alive and slot.eof:
             return LOST  # its fork server died: the closed pipe says it ended
-        return status
+        return reported
 
     def settle(self, slot: Slot) -> None:
         """Record the end of a reaped job process (inside the worker's batch)."""
@@ -336,7 +336,7 @@ def _never_started(slot: Slot) -> bool:
     )
 
 
-def job_data(job: Job) -> dict:
+def job_data(job: Job) -> dict[str, Any]:
     """What the job process needs (``runner.run_child``): JSON values only."""
     return {
         "id": job.id,
