@@ -8,17 +8,53 @@ database enforces that uniqueness for unfinished jobs only.
 ``QueueCount`` keeps the number of unfinished jobs per state, updated by every transition in
 its own transaction, so the counts an event carries cost the same at any queue depth.
 ``WorkerRecord`` is the worker registry (heartbeats), ``Lease`` the cluster-wide leases
-(summary), ``Control`` the switches (pause, halt, daily maintenance bookmark).
+(periodic duties), ``Control`` the switches (pause, halt, daily maintenance bookmark).
+
+The queries the worker, the services and the CLI share are written once, here, as manager
+and queryset methods (``WorkerRecord.objects.alive()``, ``Control.objects.switches()``,
+``Lease.objects.acquire(...)``): who counts as alive or paused must not differ between them.
 """
 
 from __future__ import annotations
 
-from django.db import models
-from django.db.models import Q
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Min, Q
 
 from core4api.ids import object_id, utcnow
 from jobqueue.job import DEFAULTS
 from jobqueue.states import PENDING, PICKABLE, RUNNING, STATES, WAITING
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    """The worker's questions about jobs (it changes their state through ``transitions``)."""
+
+    def running(self, worker: str | None = None) -> JobQuerySet:
+        """Running jobs (of ``worker``)."""
+        running = self.filter(journaled=False, state=RUNNING)
+        return running if worker is None else running.filter(locked_by=worker)
+
+    def orphaned(self, worker: str, now: datetime | None = None) -> JobQuerySet:
+        """Running jobs of workers that are not alive, ``worker``'s own excluded."""
+        alive = WorkerRecord.objects.alive(now).values("identifier")
+        return self.running().exclude(locked_by__in=alive).exclude(locked_by=worker)
+
+    def removable(self) -> JobQuerySet:
+        """Jobs asked to be removed that no longer run."""
+        return self.filter(journaled=False, removed_at__isnull=False).exclude(state=RUNNING)
+
+    def next_due(self) -> datetime | None:
+        """When the next waiting (deferred, failed) job becomes runnable."""
+        due = self.filter(journaled=False, state__in=WAITING, query_at__isnull=False)
+        return due.aggregate(at=Min("query_at"))["at"]
+
+    def save_output(self, job_id: str, worker: str, stdout: str) -> int:
+        """Copy a running job's output so far into ``stdout``: not a transition (no state,
+        no event), so it is not one of ``transitions``; ignored once the job has ended."""
+        return self.running(worker).filter(pk=job_id).update(stdout=stdout)
 
 
 class Job(models.Model):
@@ -72,6 +108,8 @@ class Job(models.Model):
     prog_message = models.TextField(null=True, blank=True)  # noqa: DJ001 - None means unset, as in core4
     last_error = models.JSONField(null=True, blank=True)
     stdout = models.TextField(blank=True, default="")
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -164,6 +202,25 @@ class QueueCount(models.Model):
         return f"{self.state}: {self.n}"
 
 
+def alive_since(now: datetime | None = None) -> datetime:
+    """The oldest heartbeat of a worker still alive (``CORE4_WORKER_TIMEOUT``)."""
+    return (now or utcnow()) - timedelta(seconds=settings.CORE4_WORKER_TIMEOUT)
+
+
+class WorkerRecordManager(models.Manager["WorkerRecord"]):
+    def alive(self, now: datetime | None = None) -> models.QuerySet[WorkerRecord]:
+        """Workers not stopped whose heartbeat is younger than ``CORE4_WORKER_TIMEOUT``."""
+        return self.filter(stopped=None, heartbeat__gte=alive_since(now))
+
+    def beat(self, identifier: str, running: list[str], now: datetime) -> None:
+        """The worker's heartbeat, with the jobs it runs."""
+        self.filter(pk=identifier).update(heartbeat=now, running=running, stopped=None)
+
+    def stop(self, identifier: str, pid: int) -> None:
+        """Mark the worker stopped — unless another process took over its identifier."""
+        self.filter(pk=identifier, pid=pid).update(stopped=utcnow(), running=[])
+
+
 class WorkerRecord(models.Model):
     """A worker process: who it is, where, and when it last said it is alive."""
 
@@ -176,11 +233,41 @@ class WorkerRecord(models.Model):
     concurrency = models.PositiveIntegerField(default=1)
     running = models.JSONField(default=list, blank=True)
 
+    objects = WorkerRecordManager()
+
     class Meta:
         ordering = ["identifier"]
 
     def __str__(self) -> str:
         return self.identifier
+
+    def is_alive(self, now: datetime | None = None) -> bool:
+        """What ``WorkerRecord.objects.alive()`` says of this record."""
+        return self.stopped is None and self.heartbeat >= alive_since(now)
+
+
+class LeaseManager(models.Manager["Lease"]):
+    def acquire(self, name: str, holder: str, seconds: float) -> bool:
+        """Take lease ``name`` for ``seconds`` (or renew it): True if ``holder`` holds it.
+
+        One conditional UPDATE, so of two workers asking at once only one gets it; the
+        first ever asker creates the row.
+        """
+        now = utcnow()
+        expires = now + timedelta(seconds=seconds)
+        taken = (
+            self.filter(name=name)
+            .filter(Q(holder=holder) | Q(expires__lt=now))
+            .update(holder=holder, expires=expires)
+        )
+        if taken:
+            return True
+        _, created = self.get_or_create(name=name, defaults={"holder": holder, "expires": expires})
+        return created
+
+    def release(self, holder: str) -> None:
+        """Let the leases of ``holder`` expire now: another worker takes them at once."""
+        self.filter(holder=holder).update(expires=utcnow())
 
 
 class Lease(models.Model):
@@ -190,8 +277,55 @@ class Lease(models.Model):
     holder = models.CharField(max_length=255)
     expires = models.DateTimeField()
 
+    objects = LeaseManager()
+
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder}"
+
+
+@dataclass(frozen=True)
+class Switches:
+    """The pause and halt switches as one read (``Control.objects.switches()``)."""
+
+    paused: bool = False
+    projects: list[str] = field(default_factory=list)
+    halt: datetime | None = None
+
+
+class ControlManager(models.Manager["Control"]):
+    PAUSE = "pause"
+    HALT = "halt"
+
+    def pause_key(self, project: str | None = None) -> str:
+        """The key of the pause of ``project`` (None: of all)."""
+        return self.PAUSE if project is None else f"{self.PAUSE}:{project}"
+
+    def switches(self) -> Switches:
+        """Global pause, paused projects and when halt was last requested."""
+        keys = dict(
+            self.filter(Q(key__startswith=self.PAUSE) | Q(key=self.HALT)).values_list(
+                "key", "created"
+            )
+        )
+        prefix = self.pause_key("")
+        return Switches(
+            paused=self.PAUSE in keys,
+            projects=sorted(k[len(prefix) :] for k in keys if k.startswith(prefix)),
+            halt=keys.get(self.HALT),
+        )
+
+    def claim_period(self, key: str, seconds: float, holder: str) -> bool:
+        """True at most once per ``seconds`` for bookmark ``key`` across the cluster (and
+        restarts): the first caller after that sets the bookmark to now."""
+        now = utcnow()
+        with transaction.atomic():
+            row, _ = self.select_for_update().get_or_create(key=key, defaults={"value": None})
+            last = row.value and row.value.get("at")
+            if last and now.timestamp() - last < seconds:
+                return False
+            row.value = {"at": now.timestamp(), "by": holder}
+            row.save(update_fields=["value"])
+        return True
 
 
 class Control(models.Model):
@@ -200,6 +334,8 @@ class Control(models.Model):
     key = models.CharField(primary_key=True, max_length=255)
     value = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(default=utcnow)
+
+    objects = ControlManager()
 
     def __str__(self) -> str:
         return self.key

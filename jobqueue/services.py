@@ -14,10 +14,8 @@ Permissions are the caller's business (``user.access.can_execute_job(job.name)``
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.db import transaction
 
 from core4api.ids import isoformat, utcnow
@@ -120,7 +118,7 @@ def job_detail(job: Job, stdout: bool = False) -> dict[str, Any]:
 def _key(project: str | None) -> str:
     if project is not None and (not isinstance(project, str) or not project.isidentifier()):
         raise JobNotFound(f"invalid project name [{project}]")
-    return "pause" if project is None else f"pause:{project}"
+    return Control.objects.pause_key(project)
 
 
 def pause(project: str | None = None, by: str | None = None) -> bool:
@@ -143,22 +141,19 @@ def resume(project: str | None = None, by: str | None = None) -> bool:
 
 def maintenance() -> dict[str, Any]:
     """``{"paused": bool, "projects": [...]}``."""
-    keys = list(Control.objects.filter(key__startswith="pause").values_list("key", flat=True))
-    return {
-        "paused": "pause" in keys,
-        "projects": sorted(k.split(":", 1)[1] for k in keys if k.startswith("pause:")),
-    }
+    switches = Control.objects.switches()
+    return {"paused": switches.paused, "projects": switches.projects}
 
 
 def halt(by: str | None = None) -> None:
     """Tell every worker running now to stop (as on SIGTERM); workers started later run."""
     with transaction.atomic():
         Control.objects.update_or_create(
-            key="halt", defaults={"value": {"by": transitions.author_of(by)}, "created": utcnow()}
+            key=Control.objects.HALT,
+            defaults={"value": {"by": transitions.author_of(by)}, "created": utcnow()},
         )
 
 
 def alive_workers() -> list[WorkerRecord]:
     """Workers whose heartbeat is younger than ``CORE4_WORKER_TIMEOUT``."""
-    limit = utcnow() - timedelta(seconds=django_settings.CORE4_WORKER_TIMEOUT)
-    return list(WorkerRecord.objects.filter(stopped=None, heartbeat__gte=limit))
+    return list(WorkerRecord.objects.alive())

@@ -7,6 +7,7 @@ import os
 import pytest
 from django.urls import reverse
 
+from core4api.ids import utcnow
 from jobqueue import services, transitions
 from jobqueue.models import Control, Job, Lease
 from jobqueue.summary import summary_rows
@@ -64,25 +65,25 @@ def test_summary_rows():
 @pytest.mark.django_db(transaction=True)
 def test_one_summary_lease_holder_and_takeover(fast, events):
     first, second = Worker("w-1", 1), Worker("w-2", 1)
-    assert first.hold_lease() is True
-    assert second.hold_lease() is False
-    first.summary()
-    second.summary()
+    assert first.duties.hold("summary") is True
+    assert second.duties.hold("summary") is False
+    first.duties.run("summary")
+    second.duties.run("summary")
     assert len(events.summaries) == 1
     Lease.objects.update(expires="2000-01-01T00:00:00Z")  # first died
-    assert second.hold_lease() is True and first.hold_lease() is False
+    assert second.duties.hold("summary") is True and first.duties.hold("summary") is False
 
 
 @pytest.mark.django_db(transaction=True)
 def test_daily_commands_once_a_day_and_unknown_skipped(fast, caplog):
     fast.CORE4_WORKER_DAILY_COMMANDS = ["nosuchcommand", "check"]
     worker = Worker("w-1", 1)
-    worker._daily()
+    worker.duties["daily"].run(utcnow())
     assert "daily command [nosuchcommand] does not exist" in caplog.text
-    assert len(worker.daily_pids) == 1
-    pid = worker.daily_pids[0]
+    assert len(worker.duties["daily"].pids) == 1
+    pid = worker.duties["daily"].pids[0]
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    worker.daily_pids.clear()
-    worker._daily()  # the same day: not again
-    assert worker.daily_pids == [] and Control.objects.filter(key="daily").exists()
+    worker.duties["daily"].pids.clear()
+    worker.duties["daily"].run(utcnow())  # the same day: not again
+    assert worker.duties["daily"].pids == [] and Control.objects.filter(key="daily").exists()

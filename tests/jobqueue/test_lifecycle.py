@@ -300,7 +300,7 @@ def test_jobs_run_forked_from_the_worker_without_fork_server(events, run_worker,
     settings.CORE4_WORKER_FORKSERVER = False
     jobs = [services.enqueue(SLEEP, sleep=0, n=i) for i in range(3)]
     worker = run_worker(lambda: all(Job.objects.get(pk=j.id).journaled for j in jobs))
-    assert worker.forkserver is None
+    assert worker.processes.forkserver is None
     for job in jobs:
         job.refresh_from_db()
         assert job.state == "complete" and "sleeping 0" in job.stdout
@@ -318,7 +318,7 @@ def test_a_dead_fork_server_loses_no_job(events, run_worker):
     def step():
         job = Job.objects.get(pk=running.id)
         if job.state == "running" and job.pid and not servers:
-            server = worker_ref[0].forkserver
+            server = worker_ref[0].processes.forkserver
             servers.append(server.pid)
             os.kill(server.pid, signal.SIGKILL)
             services.enqueue(SLEEP, sleep=0, n=2)
@@ -336,4 +336,4 @@ def test_a_dead_fork_server_loses_no_job(events, run_worker):
     assert first.state in ("complete", "killed")
     later = Job.objects.get(args__n=2)
     assert later.state == "complete"
-    assert worker_ref[0].forkserver.pid != servers[0]
+    assert worker_ref[0].processes.forkserver.pid != servers[0]

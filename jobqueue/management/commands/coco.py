@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from core4api.ids import utcnow
 from jobqueue import cli, services
 from jobqueue.errors import JobError
-from jobqueue.models import Job, WorkerRecord
+from jobqueue.models import Job
 from jobqueue.states import RUNNING, UNFINISHED
 from jobqueue.summary import summary_rows
 
@@ -134,8 +132,7 @@ class Command(BaseCommand):
         raise CommandError(f"job [{', '.join(ids)}] not found")
 
     def alive(self):
-        limit = utcnow() - timedelta(seconds=settings.CORE4_WORKER_TIMEOUT)
-        workers = WorkerRecord.objects.filter(stopped=None, heartbeat__gte=limit)
+        workers = services.alive_workers()
         rows = [
             [w.identifier, w.hostname, w.pid, cli.age(w.started), w.heartbeat.isoformat(
                 timespec="seconds"), len(w.running)]
