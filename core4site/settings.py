@@ -162,6 +162,8 @@ LOGIN_URL = "/admin/login/"
 REDIS_URL = env.str("REDIS_URL", default="")
 #: The embedded Redis server's socket (used when REDIS_URL is unset).
 CORE4_EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
+#: The embedded Redis stops this many seconds after the last process using it exited.
+CORE4_EMBEDDED_REDIS_LINGER = env.float("CORE4_EMBEDDED_REDIS_LINGER", default=5.0)
 CORE4_REDIS_ADDRESS = REDIS_URL or f"unix://{CORE4_EMBEDDED_REDIS_SOCKET}"
 CHANNEL_LAYERS = {
     "default": {

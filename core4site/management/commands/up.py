@@ -2,7 +2,8 @@
 
 A small supervisor: it starts the processes, prints where to log in, and stops everything
 cleanly on Ctrl-C / SIGTERM or as soon as one of them dies (so a broken setup is never
-half-running).
+half-running). Without ``REDIS_URL``, ``up`` is one more user of the shared embedded Redis
+(``core4site.embedded``): started if none runs, stopped after the last user exits.
 """
 
 from __future__ import annotations
@@ -38,18 +39,17 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        redis_process = None
         socket_path = settings.CORE4_EMBEDDED_REDIS_SOCKET
         try:
             if not settings.REDIS_URL:
-                if embedded.is_running(socket_path):
+                try:
+                    started = embedded.ensure(
+                        socket_path, label="up", linger=settings.CORE4_EMBEDDED_REDIS_LINGER
+                    )
+                except embedded.EmbeddedRedisError as exc:
+                    raise CommandError(str(exc)) from exc
+                if not started:
                     self.stdout.write(f"using the embedded Redis already running on {socket_path}")
-                else:
-                    try:
-                        redis_process = embedded.start(socket_path)
-                    except embedded.EmbeddedRedisError as exc:
-                        raise CommandError(str(exc)) from exc
-                    self.children.append(("redis", redis_process))
             env = dict(os.environ)
             daphne = [
                 sys.executable,
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             self._banner(host, port)
             self._supervise()
         finally:
-            self._stop_all(redis_process, socket_path)
+            self._stop_all()
 
     def _spawn(self, name: str, cmd: list[str], env: dict) -> None:
         process = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
@@ -113,16 +113,13 @@ class Command(BaseCommand):
                     break
             time.sleep(0.2)
 
-    def _stop_all(self, redis_process, socket_path) -> None:
-        others = [(n, p) for n, p in self.children if p is not redis_process]
-        for _, process in others:
+    def _stop_all(self) -> None:
+        for _, process in self.children:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
-        for _, process in others:
+        for _, process in self.children:
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
-        if redis_process is not None:
-            embedded.stop(redis_process, socket_path)
