@@ -1,8 +1,11 @@
 """``manage.py up``: the whole product in one terminal — (embedded Redis), daphne, a worker.
 
 A small supervisor: it starts the processes, prints where to log in, and stops everything
-cleanly on Ctrl-C / SIGTERM or as soon as one of them dies (so a broken setup is never
-half-running). Without ``REDIS_URL``, ``up`` is one more user of the shared embedded Redis
+cleanly on Ctrl-C / SIGTERM. A worker that stops cleanly (``coco --halt``, SIGTERM: exit
+status 0) is not a failure: the server keeps serving and ``up`` says how to run workers
+again. Anything else that dies — the server, or a worker that crashed (non-zero) — stops
+everything, so a broken setup is never half-running and a crashing worker is not restarted
+in a loop. Without ``REDIS_URL``, ``up`` is one more user of the shared embedded Redis
 (``core4site.embedded``): started if none runs, stopped after the last user exits.
 """
 
@@ -105,13 +108,31 @@ class Command(BaseCommand):
         self.stopping = True
 
     def _supervise(self) -> None:
+        watched = list(self.children)
         while not self.stopping:
-            for name, process in self.children:
-                if process.poll() is not None:
-                    self.stderr.write(f"{name} exited with {process.returncode}: stopping")
-                    self.stopping = True
-                    break
+            for name, process in list(watched):
+                if process.poll() is None:
+                    continue
+                if name.startswith("worker-") and process.returncode == 0:
+                    watched.remove((name, process))
+                    self._worker_halted(name, watched)
+                    continue
+                self.stderr.write(f"{name} exited with {process.returncode}: stopping")
+                self.stopping = True
+                break
             time.sleep(0.2)
+
+    def _worker_halted(self, name: str, watched: list) -> None:
+        """A worker stopped cleanly (halt or SIGTERM): say so; the server keeps serving."""
+        left = sum(1 for n, _ in watched if n.startswith("worker-"))
+        self.stdout.write(
+            self.style.WARNING(
+                f"{name} halted (coco --halt, or SIGTERM): the server keeps running, "
+                f"{left} worker(s) left. To run jobs again, restart `manage.py up` or run "
+                "`python manage.py worker` in another terminal."
+            )
+        )
+        self.stdout.flush()
 
     def _stop_all(self) -> None:
         for _, process in self.children:
