@@ -165,6 +165,8 @@ LOGIN_URL = "/admin/login/"
 REDIS_URL = env.str("REDIS_URL", default="")
 #: The embedded Redis server's socket (used when REDIS_URL is unset).
 CORE4_EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
+#: The embedded Redis stops this many seconds after the last process using it exited.
+CORE4_EMBEDDED_REDIS_LINGER = env.float("CORE4_EMBEDDED_REDIS_LINGER", default=5.0)
 CORE4_REDIS_ADDRESS = REDIS_URL or f"unix://{CORE4_EMBEDDED_REDIS_SOCKET}"
 CHANNEL_LAYERS = {
     "default": {
@@ -218,8 +220,9 @@ CORE4_JOB_ALIASES = env.json(
     "CORE4_JOB_ALIASES",
     default={"core4.queue.helper.job.example.DummyJob": "jobqueue.jobs.example.DummyJob"},
 )
-#: Jobs a worker runs at the same time (default: the machine's cores).
-CORE4_WORKER_CONCURRENCY = env.int("CORE4_WORKER_CONCURRENCY", default=os.cpu_count() or 1)
+#: Jobs a worker runs at the same time. Jobs mostly wait (on I/O, other services, sleep),
+#: so the machine's cores are the wrong bound: 8 (README "How the worker works").
+CORE4_WORKER_CONCURRENCY = env.int("CORE4_WORKER_CONCURRENCY", default=8)
 #: Housekeeping period (s): heartbeat, kill requests, flags, removals, dead workers.
 CORE4_WORKER_TICK = env.float("CORE4_WORKER_TICK", default=1.0)
 #: A worker whose heartbeat is older than this (s) is dead; its running jobs are killed.

@@ -4,8 +4,9 @@
 ``manage.py enqueue`` as separate OS processes — against a fresh database of its own:
 a new PostgreSQL database when ``DATABASE_URL`` is set (dropped afterwards), else a SQLite
 file in the stack's own ``var/``. The channel layer is ``REDIS_URL``'s Redis with a prefix of
-the stack's own, else the stack's own embedded Redis on ``var/redis.sock``, exactly as the
-embedded default runs.
+the stack's own, else the stack's own embedded Redis on ``var/redis.sock`` — started by the stack, or, with
+``embedded_redis=False``, by the first product process that needs it, exactly as the
+embedded default runs when its commands are started by hand.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def _postgres_admin_url(url: str) -> str:
 class LiveStack:
     """A product instance of its own: database, channel layer, processes."""
 
-    def __init__(self, tmp_path: Path, test_redis: TestRedis | None = None):
+    def __init__(
+        self, tmp_path: Path, test_redis: TestRedis | None = None, *, embedded_redis: bool = True
+    ):
         self.tmp = Path(tmp_path)
         self.var = self.tmp / "var"
         self.var.mkdir(parents=True, exist_ok=True)
@@ -93,6 +96,7 @@ class LiveStack:
             CORE4_LAYER_PREFIX="core4live-" + uuid.uuid4().hex[:8],
             PYTHONUNBUFFERED="1",
             DJANGO_SETTINGS_MODULE="tests.settings",
+            CORE4_EMBEDDED_REDIS_LINGER="1",
         )
         base = os.environ.get("DATABASE_URL", "")
         if base.startswith(("postgres://", "postgresql://")):
@@ -104,9 +108,29 @@ class LiveStack:
             env.pop("DATABASE_URL", None)
         if not os.environ.get("REDIS_URL"):
             env.pop("REDIS_URL", None)
-            self.redis_process = embedded.start(self.var / "redis.sock")
+            if embedded_redis:
+                self.redis_process = embedded.start(self.var / "redis.sock")
         self.env = env
         self.manage("migrate", "--noinput", timeout=180)
+
+    # --- the shared embedded Redis (embedded_redis=False) ----------------------------------
+    def supervisor_pid(self) -> int | None:
+        """The live supervisor of the stack's shared embedded Redis, if any."""
+        try:
+            pid = int((self.var / embedded.SUPERVISOR_PID).read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def _stop_supervisor(self, timeout: float = 30) -> None:
+        """Give the supervisor its linger time to stop on its own; never leak it."""
+        try:
+            wait_for(lambda: self.supervisor_pid() is None, timeout)
+        except TimeoutError:
+            with contextlib.suppress(OSError, TypeError):
+                os.kill(self.supervisor_pid(), signal.SIGTERM)
+            raise
 
     # --- processes --------------------------------------------------------------------------
     @staticmethod
@@ -221,6 +245,7 @@ class LiveStack:
                 )
             finally:
                 self.database = None
+        self._stop_supervisor()
 
 
 # --- core4's HTTP conventions on Django's test client (in-process API tests) ------------------

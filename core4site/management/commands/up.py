@@ -1,8 +1,12 @@
 """``manage.py up``: the whole product in one terminal — (embedded Redis), daphne, a worker.
 
 A small supervisor: it starts the processes, prints where to log in, and stops everything
-cleanly on Ctrl-C / SIGTERM or as soon as one of them dies (so a broken setup is never
-half-running).
+cleanly on Ctrl-C / SIGTERM. A worker that stops cleanly (``coco --halt``, SIGTERM: exit
+status 0) is not a failure: the server keeps serving and ``up`` says how to run workers
+again. Anything else that dies — the server, or a worker that crashed (non-zero) — stops
+everything, so a broken setup is never half-running and a crashing worker is not restarted
+in a loop. Without ``REDIS_URL``, ``up`` is one more user of the shared embedded Redis
+(``core4site.embedded``): started if none runs, stopped after the last user exits.
 """
 
 from __future__ import annotations
@@ -39,18 +43,17 @@ class Command(BaseCommand):
         self.stopping = False
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        redis_process = None
         socket_path = settings.CORE4_EMBEDDED_REDIS_SOCKET
         try:
             if not settings.REDIS_URL:
-                if embedded.is_running(socket_path):
+                try:
+                    started = embedded.ensure(
+                        socket_path, label="up", linger=settings.CORE4_EMBEDDED_REDIS_LINGER
+                    )
+                except embedded.EmbeddedRedisError as exc:
+                    raise CommandError(str(exc)) from exc
+                if not started:
                     self.stdout.write(f"using the embedded Redis already running on {socket_path}")
-                else:
-                    try:
-                        redis_process = embedded.start(socket_path)
-                    except embedded.EmbeddedRedisError as exc:
-                        raise CommandError(str(exc)) from exc
-                    self.children.append(("redis", redis_process))
             env = dict(os.environ)
             self._spawn("daphne", self.daphne_command(host, port), env)
             if "worker" in get_commands():
@@ -62,7 +65,7 @@ class Command(BaseCommand):
             self._banner(host, port)
             self._supervise()
         finally:
-            self._stop_all(redis_process, socket_path)
+            self._stop_all()
 
     @staticmethod
     def daphne_command(host: str, port: int) -> list[str]:
@@ -119,24 +122,39 @@ class Command(BaseCommand):
         self.stopping = True
 
     def _supervise(self) -> None:
+        watched = list(self.children)
         while not self.stopping:
-            for name, process in self.children:
-                if process.poll() is not None:
-                    self.stderr.write(f"{name} exited with {process.returncode}: stopping")
-                    self.stopping = True
-                    break
+            for name, process in list(watched):
+                if process.poll() is None:
+                    continue
+                if name.startswith("worker-") and process.returncode == 0:
+                    watched.remove((name, process))
+                    self._worker_halted(name, watched)
+                    continue
+                self.stderr.write(f"{name} exited with {process.returncode}: stopping")
+                self.stopping = True
+                break
             time.sleep(0.2)
 
-    def _stop_all(self, redis_process, socket_path) -> None:
-        others = [(n, p) for n, p in self.children if p is not redis_process]
-        for _, process in others:
+    def _worker_halted(self, name: str, watched: list) -> None:
+        """A worker stopped cleanly (halt or SIGTERM): say so; the server keeps serving."""
+        left = sum(1 for n, _ in watched if n.startswith("worker-"))
+        self.stdout.write(
+            self.style.WARNING(
+                f"{name} halted (coco --halt, or SIGTERM): the server keeps running, "
+                f"{left} worker(s) left. To run jobs again, restart `manage.py up` or run "
+                "`python manage.py worker` in another terminal."
+            )
+        )
+        self.stdout.flush()
+
+    def _stop_all(self) -> None:
+        for _, process in self.children:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
-        for _, process in others:
+        for _, process in self.children:
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
-        if redis_process is not None:
-            embedded.stop(redis_process, socket_path)
