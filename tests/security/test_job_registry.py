@@ -87,7 +87,7 @@ def test_service_and_aliases_resolve_only_registered_names(booby_trap, settings)
 
 def test_cli_enqueue_imports_nothing(booby_trap):
     name, marker = booby_trap
-    env = {**os.environ, "PYTHONPATH": str(marker.parent)}
+    env = {**os.environ, "PYTHONPATH": str(marker.parent), "CORE4_VAR_DIR": str(marker.parent)}
     result = subprocess.run(
         [sys.executable, "manage.py", "enqueue", name],
         cwd=ROOT,
