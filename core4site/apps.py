@@ -41,10 +41,10 @@ def uses_layer(argv: list[str]) -> str | None:
 
 def join_layer(label: str) -> bool:
     """Make sure this process can reach the channel layer; say so loudly if it cannot."""
-    from core4site import embedded  # noqa: PLC0415
+    from core4site import embedded
 
     if settings.REDIS_URL:
-        import redis  # noqa: PLC0415
+        import redis
 
         try:
             client = redis.Redis.from_url(

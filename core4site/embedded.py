@@ -74,7 +74,7 @@ def is_running(socket_path: Path) -> bool:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: SIGTERM this process when its parent (the supervisor) dies, even by SIGKILL."""
-    import ctypes  # noqa: PLC0415
+    import ctypes
 
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -223,7 +223,7 @@ def live_users(var_dir: Path) -> list[int]:
 def locked(var_dir: Path, timeout: float = 60.0) -> Iterator[None]:
     """Exclusive lock on ``var/redis.lock``: one process at a time starts or stops the server."""
     path = Path(var_dir) / LOCK
-    with open(path, "a") as handle:  # noqa: PTH123
+    with open(path, "a") as handle:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -260,7 +260,7 @@ def _launch_supervisor(socket_path: Path, linger: float, timeout: float = 30.0) 
     if server_binary() is None:
         start(socket_path)  # raises the error that says what to install
     var_dir = socket_path.parent
-    with open(var_dir / SUPERVISOR_LOG, "ab") as log_file:  # noqa: PTH123
+    with open(var_dir / SUPERVISOR_LOG, "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "core4site.embedded", str(socket_path), "--linger", str(linger)],
             cwd=Path(__file__).resolve().parent.parent,
