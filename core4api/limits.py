@@ -1,0 +1,117 @@
+"""Named limits on what one API request may cost: filter size, body size, query run time.
+
+Every limit is a Django setting (``settings.py`` reads them from the environment; the
+defaults below apply when a project does not set them) and every refusal names its
+setting, so an operator who meets one knows which to raise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from rest_framework import status
+
+from core4api.exceptions import BadRequest, Core4Error
+
+DEFAULTS = {
+    #: bytes of the ``filter`` argument (its JSON text)
+    "CORE4_FILTER_MAX_BYTES": 32_768,
+    #: items of any list and members of any object in a filter (``$in``, ``$or``, keys …)
+    "CORE4_FILTER_MAX_ITEMS": 500,
+    #: nesting of objects and lists in a filter, and parts of a dotted key (``args.a.b``)
+    "CORE4_FILTER_MAX_DEPTH": 32,
+    #: characters of one regular expression (``$regex`` or core4's implicit pattern)
+    "CORE4_FILTER_MAX_REGEX": 512,
+    #: bytes of a request body
+    "CORE4_MAX_BODY_BYTES": 2_621_440,
+    #: seconds a listing's database queries may run (0 = no limit)
+    "CORE4_API_QUERY_TIMEOUT": 5.0,
+}
+#: PostgreSQL's "query_canceled" (statement_timeout)
+QUERY_CANCELED = "57014"
+#: SQLite virtual machine steps between two looks at the clock
+SQLITE_STEPS = 1000
+
+
+def limit(name: str):
+    return getattr(settings, name, DEFAULTS[name])
+
+
+class QueryTimeout(Core4Error):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+def check_body_size(request) -> None:
+    """Refuse a declared body above ``CORE4_MAX_BODY_BYTES`` before anything reads it.
+
+    A 400 (as Django's own ``DATA_UPLOAD_MAX_MEMORY_SIZE`` check, which settings tie to the
+    same limit, answers bodies without a length), naming the setting.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequest("invalid Content-Length") from None
+    maximum = limit("CORE4_MAX_BODY_BYTES")
+    if length > maximum:
+        raise BadRequest(
+            f"request too large: a body of {length} bytes exceeds CORE4_MAX_BODY_BYTES "
+            f"({maximum} bytes)"
+        )
+
+
+def too_big(what: str, name: str) -> BadRequest:
+    return BadRequest(f"{what}: the limit is {name} ({limit(name)})")
+
+
+@contextmanager
+def query_budget() -> Iterator[None]:
+    """Run a listing's queries under ``CORE4_API_QUERY_TIMEOUT``: 503 instead of a hung thread.
+
+    PostgreSQL: ``statement_timeout`` for this transaction only. SQLite: a progress handler
+    that interrupts the statement once the time is up (the embedded default has no
+    server-side timeout). A database refusing the query as too complex is a 400.
+    """
+    seconds = float(limit("CORE4_API_QUERY_TIMEOUT") or 0)
+    if seconds <= 0:
+        yield
+        return
+    vendor = connection.vendor
+    try:
+        if vendor == "postgresql":
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT current_setting('statement_timeout'),"
+                        " set_config('statement_timeout', %s, true)",
+                        [f"{max(1, round(seconds * 1000))}ms"],
+                    )
+                    previous = cursor.fetchone()[0]
+                yield
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        elif vendor == "sqlite":
+            deadline = time.monotonic() + seconds
+            connection.ensure_connection()
+            raw = connection.connection
+            raw.set_progress_handler(lambda: time.monotonic() > deadline, SQLITE_STEPS)
+            try:
+                yield
+            finally:
+                raw.set_progress_handler(None, 0)
+        else:
+            yield
+    except OperationalError as exc:
+        cause = exc.__cause__
+        text = str(exc)
+        if getattr(cause, "sqlstate", None) == QUERY_CANCELED or text == "interrupted":
+            raise QueryTimeout(
+                f"the query took longer than CORE4_API_QUERY_TIMEOUT ({seconds:g} s): "
+                "narrow the filter"
+            ) from exc
+        if "too large" in text or "too many" in text:  # SQLite's expression depth and terms
+            raise BadRequest(f"filter too complex for the database: {text[:200]}") from exc
+        raise
