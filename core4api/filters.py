@@ -15,9 +15,11 @@ lists at any level. As in core4, a string value that contains anything but lette
 ``_``, ``/`` and ``-`` is taken as an unanchored regular expression (``"Li*"`` matches every
 value containing ``L``). Unknown fields or operators are a 400 that names them.
 
-Every filter is bounded before any work is done on it (:mod:`core4api.limits`): its size, the
-items of every list and object, its nesting and the length of its patterns; building the
-query is linear in its size (``Q`` objects are built from lists, never by repeated ``|=``).
+Every filter is bounded (:mod:`core4api.limits`): before any work is done on it, its size,
+the items of every list and object and its nesting; while its query is built, the number of
+conditions and of regular expressions and each pattern's length. Building is linear in its
+size (``Q`` objects are built from lists, never by repeated ``|=``), and a list of plain
+values is one ``IN``, not one condition per value.
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ class FilterSpec:
     search: tuple[str, ...] = ()
     annotations: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     distinct: bool = field(default=False, init=False, repr=False)
+    conditions: int = field(default=0, init=False, repr=False)
+    patterns: int = field(default=0, init=False, repr=False)
 
     def apply(self, queryset: QuerySet, doc: dict | str | None) -> QuerySet:
         if doc is None:
@@ -232,7 +236,7 @@ class FilterSpec:
         if op == "$exists":
             if not isinstance(operand, bool):
                 raise BadRequest("filter operator [$exists] expects true or false")
-            return Q(**{f"{spec.path}__isnull": not operand})
+            return self._leaf(f"{spec.path}__isnull", not operand)
         operand = self._convert(spec, operand)
         if op == "$ne":
             return ~self._equals(spec, operand)
@@ -242,7 +246,7 @@ class FilterSpec:
             q = self._any_of(spec, operand)
             return ~q if op == "$nin" else q
         self._check_scalar(operand)
-        return Q(**{f"{spec.path}__{COMPARISONS[op]}": operand})
+        return self._leaf(f"{spec.path}__{COMPARISONS[op]}", operand)
 
     def _any_of(self, spec: Field, items: list) -> Q:
         """``$in``: plain values as one ``__in`` lookup, patterns and nulls as alternatives."""
@@ -257,7 +261,7 @@ class FilterSpec:
             else:
                 terms.append(self._equals(spec, item))
         if literals:
-            terms.append(Q(**{f"{spec.path}__in": literals}))
+            terms.append(self._leaf(f"{spec.path}__in", literals))
         return Q(*terms, _connector=Q.OR)
 
     @staticmethod
@@ -276,10 +280,20 @@ class FilterSpec:
         if spec.kind != "json":
             self._check_scalar(value)
         if value is None:
-            return Q(**{f"{spec.path}__isnull": True})
-        return Q(**{spec.path: value})
+            return self._leaf(f"{spec.path}__isnull", True)
+        return self._leaf(spec.path, value)
+
+    def _leaf(self, lookup: str, value: Any) -> Q:
+        """One condition of the query; their number bounds the cost of building and running it."""
+        self.conditions += 1
+        if self.conditions > limit("CORE4_FILTER_MAX_CONDITIONS"):
+            raise too_big("filter with too many conditions", "CORE4_FILTER_MAX_CONDITIONS")
+        return Q(**{lookup: value})
 
     def _regex(self, spec: Field, pattern: str, insensitive: bool) -> Q:
+        self.patterns += 1
+        if self.patterns > limit("CORE4_FILTER_MAX_PATTERNS"):
+            raise too_big("filter with too many regular expressions", "CORE4_FILTER_MAX_PATTERNS")
         check_pattern(pattern)
         if spec.kind not in ("text", "list"):
             raise BadRequest("regular expressions apply to text fields only")
@@ -291,8 +305,8 @@ class FilterSpec:
         if spec.kind == "list":
             alias = "_filter_" + spec.path.replace("__", "_") + "_text"
             self.annotations[alias] = Cast(spec.path, TextField())
-            return Q(**{f"{alias}__{lookup}": value})
-        return Q(**{f"{spec.path}__{lookup}": value})
+            return self._leaf(f"{alias}__{lookup}", value)
+        return self._leaf(f"{spec.path}__{lookup}", value)
 
 
 class Core4Filter(BaseFilterBackend):

@@ -19,11 +19,15 @@ from core4api.exceptions import BadRequest, Core4Error
 
 DEFAULTS = {
     #: bytes of the ``filter`` argument (its JSON text)
-    "CORE4_FILTER_MAX_BYTES": 32_768,
+    "CORE4_FILTER_MAX_BYTES": 16_384,
     #: items of any list and members of any object in a filter (``$in``, ``$or``, keys …)
     "CORE4_FILTER_MAX_ITEMS": 500,
     #: nesting of objects and lists in a filter, and parts of a dotted key (``args.a.b``)
     "CORE4_FILTER_MAX_DEPTH": 32,
+    #: conditions in a filter (field comparisons; a list of plain values for ``$in`` is one)
+    "CORE4_FILTER_MAX_CONDITIONS": 100,
+    #: regular expressions in a filter (each runs once per row it is tested on)
+    "CORE4_FILTER_MAX_PATTERNS": 10,
     #: characters of one regular expression (``$regex`` or core4's implicit pattern)
     "CORE4_FILTER_MAX_REGEX": 512,
     #: bytes of a request body

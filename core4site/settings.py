@@ -232,11 +232,15 @@ CORE4_JOB_FOLLOW_KEEPALIVE = env.float("CORE4_JOB_FOLLOW_KEEPALIVE", default=15.
 
 # --- limits on one API request (core4api.limits; each refusal names its setting) -----------
 #: bytes of a ``filter`` argument (its JSON text)
-CORE4_FILTER_MAX_BYTES = env.int("CORE4_FILTER_MAX_BYTES", default=32_768)
+CORE4_FILTER_MAX_BYTES = env.int("CORE4_FILTER_MAX_BYTES", default=16_384)
 #: items of any list and members of any object in a filter (``$in``, ``$or``, keys …)
 CORE4_FILTER_MAX_ITEMS = env.int("CORE4_FILTER_MAX_ITEMS", default=500)
 #: nesting of a filter's objects and lists, and parts of a dotted key (``args.a.b``)
 CORE4_FILTER_MAX_DEPTH = env.int("CORE4_FILTER_MAX_DEPTH", default=32)
+#: conditions in a filter (field comparisons; a list of plain values for ``$in`` is one)
+CORE4_FILTER_MAX_CONDITIONS = env.int("CORE4_FILTER_MAX_CONDITIONS", default=100)
+#: regular expressions in a filter (each runs once per row it is tested on)
+CORE4_FILTER_MAX_PATTERNS = env.int("CORE4_FILTER_MAX_PATTERNS", default=10)
 #: characters of one regular expression in a filter
 CORE4_FILTER_MAX_REGEX = env.int("CORE4_FILTER_MAX_REGEX", default=512)
 #: bytes of a request body (also Django's DATA_UPLOAD_MAX_MEMORY_SIZE)

@@ -140,6 +140,48 @@ def test_70000_items_are_refused(admin, plain):
     assert "CORE4_" in error_of(response)
 
 
+def test_conditions_are_limited(admin, settings):
+    """Each condition costs the server work (and the database, per row): a named limit."""
+    settings.CORE4_FILTER_MAX_CONDITIONS = 20
+    response = get(JOBS, admin, filter={"$or": [{"args.n": n} for n in range(21)]})
+    assert response.status_code == 400
+    assert "CORE4_FILTER_MAX_CONDITIONS" in error_of(response)
+    # a list of plain values is one condition (one IN), however long
+    assert get(JOBS, admin, filter={"priority": {"$in": list(range(200))}}).status_code == 200
+
+
+def test_patterns_are_limited(plain, settings):
+    settings.CORE4_FILTER_MAX_PATTERNS = 3
+    flt = {"$or": [{"channel": {"$regex": f"^c{n}"}} for n in range(4)]}
+    response = get(EVENTS, plain, filter=flt)
+    assert response.status_code == 400
+    assert "CORE4_FILTER_MAX_PATTERNS" in error_of(response)
+    flt = {"channel": {"$in": ["a.", "b.", "c.", "d."]}}  # core4's implicit patterns count too
+    assert "CORE4_FILTER_MAX_PATTERNS" in error_of(get(EVENTS, plain, filter=flt))
+
+
+def test_in_list_mixes_values_patterns_and_null(admin):
+    """One IN for the plain values keeps the meaning of the old one-condition-per-item form."""
+    from tests.jobqueue.api.conftest import ECHO, enqueue
+
+    a = enqueue(ECHO, args={"n": 1}, priority=1)
+    b = enqueue(ECHO, args={"n": 2}, priority=2, worker="w1")
+    c = enqueue(ECHO, args={"n": 3}, priority=3)
+
+    def ids(flt):
+        response = get(JOBS, admin, filter=flt, sort='[["_id", 1]]')
+        assert response.status_code == 200, response.content
+        return [job["_id"] for job in response.json()["data"]]
+
+    assert ids({"priority": {"$in": [1, 3]}}) == [a.id, c.id]
+    assert ids({"priority": {"$nin": [1, 3]}}) == [b.id]
+    assert ids({"worker": {"$in": [None, "w1"]}}) == [a.id, b.id, c.id]
+    assert ids({"worker": {"$in": ["w.", "zz"]}}) == [b.id]  # "w." is a pattern
+    assert ids({"args.n": {"$in": [2, 3]}}) == [b.id, c.id]
+    assert ids({"_id": {"$in": [a.id, c.id]}}) == [a.id, c.id]
+    assert ids({"priority": {"$in": []}}) == []
+
+
 def test_filter_size_is_limited(plain, settings):
     settings.CORE4_FILTER_MAX_BYTES = 1000
     text = json.dumps({"author": "x" * 1000})
