@@ -27,9 +27,9 @@ DEFAULTS = {
     #: conditions in a filter (field comparisons; a list of plain values for ``$in`` is one)
     "CORE4_FILTER_MAX_CONDITIONS": 100,
     #: regular expressions in a filter (each runs once per row it is tested on)
-    "CORE4_FILTER_MAX_PATTERNS": 10,
+    "CORE4_FILTER_MAX_PATTERNS": 5,
     #: characters of one regular expression (``$regex`` or core4's implicit pattern)
-    "CORE4_FILTER_MAX_REGEX": 512,
+    "CORE4_FILTER_MAX_REGEX": 256,
     #: bytes of a request body
     "CORE4_MAX_BODY_BYTES": 2_621_440,
     #: seconds a listing's database queries may run (0 = no limit)

@@ -240,9 +240,9 @@ CORE4_FILTER_MAX_DEPTH = env.int("CORE4_FILTER_MAX_DEPTH", default=32)
 #: conditions in a filter (field comparisons; a list of plain values for ``$in`` is one)
 CORE4_FILTER_MAX_CONDITIONS = env.int("CORE4_FILTER_MAX_CONDITIONS", default=100)
 #: regular expressions in a filter (each runs once per row it is tested on)
-CORE4_FILTER_MAX_PATTERNS = env.int("CORE4_FILTER_MAX_PATTERNS", default=10)
+CORE4_FILTER_MAX_PATTERNS = env.int("CORE4_FILTER_MAX_PATTERNS", default=5)
 #: characters of one regular expression in a filter
-CORE4_FILTER_MAX_REGEX = env.int("CORE4_FILTER_MAX_REGEX", default=512)
+CORE4_FILTER_MAX_REGEX = env.int("CORE4_FILTER_MAX_REGEX", default=256)
 #: bytes of a request body (also Django's DATA_UPLOAD_MAX_MEMORY_SIZE)
 CORE4_MAX_BODY_BYTES = env.int("CORE4_MAX_BODY_BYTES", default=2_621_440)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CORE4_MAX_BODY_BYTES
