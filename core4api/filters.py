@@ -38,7 +38,7 @@ from rest_framework.filters import BaseFilterBackend
 
 from core4api.arguments import CONVERTERS, argument
 from core4api.exceptions import BadRequest
-from core4api.limits import limit, too_big
+from core4api.limits import COSTLY_ATTR, COSTLY_BYTES, COSTLY_CONDITIONS, limit, too_big
 from core4api.patterns import check_pattern
 
 SAFE_LITERAL = re.compile(r"^[a-zA-Z0-9_/-]*$")
@@ -104,7 +104,8 @@ def _check_shape(doc: Any) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-def _size(raw: Any) -> int:
+def filter_size(raw: Any) -> int:
+    """Bytes of the filter's JSON text."""
     if isinstance(raw, str):
         return len(raw.encode("utf-8", "surrogatepass"))
     try:
@@ -113,11 +114,11 @@ def _size(raw: Any) -> int:
         raise BadRequest("filter must be a JSON object or a search text") from exc
 
 
-def parse_filter(raw: Any) -> dict | str | None:
+def parse_filter(raw: Any, size: int | None = None) -> dict | str | None:
     """The ``filter`` argument as a bounded JSON object, a search text, or ``None``."""
     if raw in (None, "", {}):
         return None
-    size = _size(raw)
+    size = filter_size(raw) if size is None else size
     if size > limit("CORE4_FILTER_MAX_BYTES"):
         raise too_big(f"filter of {size} bytes", "CORE4_FILTER_MAX_BYTES")
     if isinstance(raw, str):
@@ -313,7 +314,9 @@ class Core4Filter(BaseFilterBackend):
     """``filter`` on the view's ``filter_fields`` (free text on its ``search_fields``)."""
 
     def filter_queryset(self, request, queryset: QuerySet, view) -> QuerySet:
-        doc = parse_filter(argument(request, "filter", None))
+        raw = argument(request, "filter", None)
+        size = 0 if raw in (None, "", {}) else filter_size(raw)
+        doc = parse_filter(raw, size)
         spec = FilterSpec(view.filter_fields, tuple(getattr(view, "search_fields", ())))
         defaults = getattr(view, "filter_defaults", None)
         if defaults:
@@ -321,7 +324,10 @@ class Core4Filter(BaseFilterBackend):
                 doc = {**defaults, **doc}
             else:
                 queryset = FilterSpec(view.filter_fields).apply(queryset, dict(defaults))
-        return spec.apply(queryset, doc)
+        queryset = spec.apply(queryset, doc)
+        if spec.patterns or spec.conditions > COSTLY_CONDITIONS or size > COSTLY_BYTES:
+            setattr(request, COSTLY_ATTR, True)  # the pager runs it in a costly slot
+        return queryset
 
 
 # --- sort ------------------------------------------------------------------------------------

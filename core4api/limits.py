@@ -7,6 +7,7 @@ setting, so an operator who meets one knows which to raise.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,14 @@ DEFAULTS = {
     "CORE4_MAX_BODY_BYTES": 2_621_440,
     #: seconds a listing's database queries may run (0 = no limit)
     "CORE4_API_QUERY_TIMEOUT": 5.0,
+    #: listings with a costly filter that run at once in one server process (0 = no limit)
+    "CORE4_API_COSTLY_FILTERS": 1,
 }
+#: a filter with a regular expression, more conditions or more bytes than these is costly
+COSTLY_CONDITIONS = 10
+COSTLY_BYTES = 1024
+#: the request attribute by which the filter backend tells the pager its filter is costly
+COSTLY_ATTR = "_core4_costly_filter"
 #: PostgreSQL's "query_canceled" (statement_timeout)
 QUERY_CANCELED = "57014"
 #: SQLite virtual machine steps between two looks at the clock
@@ -71,8 +79,53 @@ def too_big(what: str, name: str) -> BadRequest:
     return BadRequest(f"{what}: the limit is {name} ({limit(name)})")
 
 
+class _Slots:
+    """A semaphore sized by a setting (re-made when a test changes the setting)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.lock = threading.Lock()
+        self.size: int | None = None
+        self.semaphore = threading.Semaphore(1)
+
+    def current(self) -> tuple[int, threading.Semaphore]:
+        size = int(limit(self.name) or 0)
+        with self.lock:
+            if size != self.size:
+                self.size, self.semaphore = size, threading.Semaphore(max(size, 1))
+            return size, self.semaphore
+
+
+COSTLY = _Slots("CORE4_API_COSTLY_FILTERS")
+
+
 @contextmanager
-def query_budget() -> Iterator[None]:
+def costly_slot(costly: bool, seconds: float) -> Iterator[None]:
+    """Costly filters take turns (``CORE4_API_COSTLY_FILTERS`` at once per process), so that
+    a few of them cannot starve every other request of the server's CPU and GIL."""
+    size, semaphore = COSTLY.current()
+    if not costly or size <= 0:
+        yield
+        return
+    if not semaphore.acquire(timeout=seconds if seconds > 0 else None):
+        raise QueryTimeout(
+            f"too many costly filters at once (CORE4_API_COSTLY_FILTERS = {size}) for "
+            f"CORE4_API_QUERY_TIMEOUT ({seconds:g} s): try again or narrow the filter"
+        )
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
+@contextmanager
+def query_budget(costly: bool = False) -> Iterator[None]:
+    with costly_slot(costly, float(limit("CORE4_API_QUERY_TIMEOUT") or 0)), _timeout():
+        yield
+
+
+@contextmanager
+def _timeout() -> Iterator[None]:
     """Run a listing's queries under ``CORE4_API_QUERY_TIMEOUT``: 503 instead of a hung thread.
 
     PostgreSQL: ``statement_timeout`` for this transaction only. SQLite: a progress handler

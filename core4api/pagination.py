@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from core4api.arguments import argument
 from core4api.exceptions import BadRequest
-from core4api.limits import query_budget
+from core4api.limits import COSTLY_ATTR, query_budget
 
 
 class Core4Pager(BasePagination):
@@ -42,7 +42,8 @@ class Core4Pager(BasePagination):
             raise BadRequest(f"parameter [{self.per_page_argument}] must be <= {self.max_per_page}")
         page = argument(request, self.page_argument, 0, int)
         in_memory = isinstance(queryset, Sequence)
-        with nullcontext() if in_memory else query_budget():  # a 503, never a hung thread
+        costly = getattr(request, COSTLY_ATTR, False)
+        with nullcontext() if in_memory else query_budget(costly):  # a 503, never a hang
             total = len(queryset) if in_memory else queryset.count()
             page_count = math.ceil(total / per_page)
             if page < 0:

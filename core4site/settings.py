@@ -248,6 +248,8 @@ CORE4_MAX_BODY_BYTES = env.int("CORE4_MAX_BODY_BYTES", default=2_621_440)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CORE4_MAX_BODY_BYTES
 #: seconds a listing's database queries may run (PostgreSQL statement_timeout; 0 = none)
 CORE4_API_QUERY_TIMEOUT = env.float("CORE4_API_QUERY_TIMEOUT", default=5.0)
+#: listings with a costly filter (a regex, > 10 conditions or > 1 KiB) at once per process
+CORE4_API_COSTLY_FILTERS = env.int("CORE4_API_COSTLY_FILTERS", default=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["core4api.renderers.Core4JSONRenderer"],

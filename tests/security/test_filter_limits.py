@@ -222,3 +222,22 @@ def test_slow_query_is_cancelled_with_a_clear_error(plain, settings):
     assert "CORE4_API_QUERY_TIMEOUT" in error_of(response)
     settings.CORE4_API_QUERY_TIMEOUT = 30
     assert get(EVENTS, plain, filter={"channel": "c1"}).status_code == 200
+
+
+def test_costly_filters_take_turns(plain, settings):
+    """While the process's costly-filter slots are taken, a costly filter waits (then 503);
+    a plain listing does not wait."""
+    from core4api.limits import COSTLY
+
+    settings.CORE4_API_COSTLY_FILTERS = 1
+    settings.CORE4_API_QUERY_TIMEOUT = 0.2
+    _, semaphore = COSTLY.current()
+    assert semaphore.acquire(timeout=5)
+    try:
+        response = get(EVENTS, plain, filter={"channel": {"$regex": "^c"}})
+        assert response.status_code == 503
+        assert "CORE4_API_COSTLY_FILTERS" in error_of(response)
+        assert get(EVENTS, plain, filter={"channel": "c1"}).status_code == 200
+    finally:
+        semaphore.release()
+    assert get(EVENTS, plain, filter={"channel": {"$regex": "^c"}}).status_code == 200
