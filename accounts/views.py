@@ -14,7 +14,7 @@ from accounts.models import Role
 from accounts.principals import UNSET, Changes
 from accounts.tokens import COOKIE_NAME, HEADER_NAME, issue_token, set_token_cookie, token_expires
 from core4api.arguments import argument, arguments
-from core4api.filters import Field, FilterSpec
+from core4api.filters import Core4Filter, Core4Sort, Field, to_datetime
 from core4api.views import Core4APIView
 
 STANDARD = "core4.api.v1.request.standard"
@@ -122,8 +122,13 @@ class ProfileView(Core4APIView):
         return Response(data)
 
 
-ROLE_FILTER = FilterSpec(
-    fields={
+@extend_schema_view(**openapi.ROLE_LIST_SCHEMA)
+class RoleListView(Core4APIView):
+    """``GET /roles`` (paged, filtered, sorted) and ``POST /roles`` (create a user or role)."""
+
+    core4_name = "core4.api.v1.request.role.main.RoleHandler"
+    filter_backends = (Core4Filter, Core4Sort)
+    filter_fields = {
         "_id": Field("id"),
         "name": Field("name"),
         "realname": Field("realname"),
@@ -131,20 +136,12 @@ ROLE_FILTER = FilterSpec(
         "email": Field("user__email"),
         "perm": Field("perm", "list"),
         "role": Field("roles__name", distinct=True),
-        "created": Field("created", "value"),
-        "updated": Field("updated", "value"),
-        "last_login": Field("user__last_login", "value"),
+        "created": Field("created", "value", convert=to_datetime),
+        "updated": Field("updated", "value", convert=to_datetime),
+        "last_login": Field("user__last_login", "value", convert=to_datetime),
         "etag": Field("etag"),
-    },
-    search=("name", "realname", "perm"),
-)
-
-
-@extend_schema_view(**openapi.ROLE_LIST_SCHEMA)
-class RoleListView(Core4APIView):
-    """``GET /roles`` (paged, filtered, sorted) and ``POST /roles`` (create a user or role)."""
-
-    core4_name = "core4.api.v1.request.role.main.RoleHandler"
+    }
+    search_fields = ("name", "realname", "perm")
     sort_fields = {
         "_id": "id",
         "name": "name",
@@ -158,8 +155,7 @@ class RoleListView(Core4APIView):
 
     def get(self, request, *args, **kwargs):
         queryset = Role.objects.select_related("user").prefetch_related("roles")
-        queryset = ROLE_FILTER.apply(queryset, argument(request, "filter", None))
-        return self.paginate(self.sorted_queryset(queryset), principals.to_response)
+        return self.paginate(self.filter_queryset(queryset), principals.to_response)
 
     def post(self, request, *args, **kwargs):
         created = principals.create(_changes(request, *ROLE_FIELDS), actor=request.user)

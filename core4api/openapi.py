@@ -101,6 +101,7 @@ ERROR_DESCRIPTIONS = {
     "401": "not authenticated (no, bad or expired credentials)",
     "403": "authenticated but not allowed (`api://` or `job://` permission)",
     "404": "unknown id",
+    "503": "the listing's query took longer than `CORE4_API_QUERY_TIMEOUT`; narrow the filter",
 }
 
 
@@ -119,7 +120,8 @@ FILTER = query(
     "filter",
     str,
     "MongoDB-style JSON object (`$ne $in $nin $regex $lt $lte $gt $gte $exists $and $or "
-    "$nor`) or a free-text search",
+    "$nor`; regular expressions in RE2 syntax) or a free-text search; bounded by the "
+    "`CORE4_FILTER_MAX_*` settings (a 400 names the one exceeded)",
 )
 
 
@@ -151,6 +153,8 @@ class Core4AutoSchema(AutoSchema):
             codes.append("403")
         if "{" in self.path:
             codes.append("404")
+        if getattr(self.view, "filter_backends", None):  # listings run under a query budget
+            codes.append("503")
         for code in codes:
             responses.setdefault(
                 code,

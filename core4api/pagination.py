@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
 from core4api.arguments import argument
 from core4api.exceptions import BadRequest
+from core4api.limits import COSTLY_ATTR, query_budget
 
 
 class Core4Pager(BasePagination):
@@ -39,14 +41,17 @@ class Core4Pager(BasePagination):
         if per_page > self.max_per_page:
             raise BadRequest(f"parameter [{self.per_page_argument}] must be <= {self.max_per_page}")
         page = argument(request, self.page_argument, 0, int)
-        total = len(queryset) if isinstance(queryset, Sequence) else queryset.count()
-        page_count = math.ceil(total / per_page)
-        if page < 0:
-            page = page_count + page
-        if page < 0 or page >= page_count:
-            items: list = []
-        else:
-            items = list(queryset[page * per_page : (page + 1) * per_page])
+        in_memory = isinstance(queryset, Sequence)
+        costly = getattr(request, COSTLY_ATTR, False)
+        with nullcontext() if in_memory else query_budget(costly):  # a 503, never a hang
+            total = len(queryset) if in_memory else queryset.count()
+            page_count = math.ceil(total / per_page)
+            if page < 0:
+                page = page_count + page
+            if page < 0 or page >= page_count:
+                items: list = []
+            else:
+                items = list(queryset[page * per_page : (page + 1) * per_page])
         self.paging = {
             "page": page,
             "per_page": per_page,

@@ -8,8 +8,8 @@ from typing import Any
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core4api.arguments import argument
-from core4api.exceptions import BadRequest
+from core4api.filters import Field
+from core4api.limits import check_body_size
 from core4api.pagination import Core4Pager
 
 
@@ -17,33 +17,33 @@ class Core4APIView(APIView):
     """An APIView with core4's envelope, pager, arguments and ``api://`` permission.
 
     Subclasses set ``core4_name`` to the core4 handler name that ``api://`` permissions
-    refer to (checked by ``accounts.api_permissions.HasCore4APIAccess``).
+    refer to (checked by ``accounts.api_permissions.HasCore4APIAccess``). Listings name
+    ``filter_backends`` (:mod:`core4api.filters`) and declare the fields they may use.
     """
 
     core4_name: str | None = None
     pagination_class = Core4Pager
-    #: API sort names → ORM fields, for :meth:`sorted_queryset`.
+    filter_backends: tuple = ()
+    #: API filter names → fields (see :class:`core4api.filters.Core4Filter`)
+    filter_fields: dict[str, Field] = {}
+    search_fields: tuple[str, ...] = ()
+    filter_defaults: dict[str, Any] = {}
+    #: API sort names → ORM fields (see :class:`core4api.filters.Core4Sort`)
     sort_fields: dict[str, str] = {}
-    default_sort = "_id"
+    default_sort: tuple[tuple[str, int], ...] = (("_id", 1),)
+    sort_by_direction = False
+
+    def initial(self, request, *args, **kwargs) -> None:
+        check_body_size(request)  # before authentication reads the body for its arguments
+        super().initial(request, *args, **kwargs)
+
+    def filter_queryset(self, queryset):
+        """The queryset through every backend of ``filter_backends``, in order."""
+        for backend in self.filter_backends:
+            queryset = backend().filter_queryset(self.request, queryset, self)
+        return queryset
 
     def paginate(self, queryset, serialize: Callable[[Any], Any] = lambda item: item) -> Response:
         pager = self.pagination_class()
         items = pager.paginate_queryset(queryset, self.request, self)
         return pager.get_paginated_response([serialize(item) for item in items])
-
-    def sorted_queryset(self, queryset):
-        """Apply ``sort`` (field name) and ``order`` (1 / -1) as core4 clients send them."""
-        sort = argument(self.request, "sort", self.default_sort, str)
-        order = argument(self.request, "order", 1, int)
-        if sort not in self.sort_fields:
-            raise BadRequest(
-                f"cannot sort by [{sort[:100]}], use one of {sorted(self.sort_fields)}"
-            )
-        if order not in (1, -1):
-            raise BadRequest("parameter [order] must be 1 or -1")
-        field = self.sort_fields[sort]
-        tiebreak = "pk" if field not in ("pk", "id") else None
-        ordering = [field if order == 1 else "-" + field]
-        if tiebreak:
-            ordering.append(tiebreak if order == 1 else "-" + tiebreak)
-        return queryset.order_by(*ordering)

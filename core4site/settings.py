@@ -269,6 +269,27 @@ CORE4_JOB_FOLLOW_MAX = env.float("CORE4_JOB_FOLLOW_MAX", default=3600.0)
 #: A silent stream sends a comment line this often (seconds), for proxies and dead clients.
 CORE4_JOB_FOLLOW_KEEPALIVE = env.float("CORE4_JOB_FOLLOW_KEEPALIVE", default=15.0)
 
+# --- limits on one API request (core4api.limits; each refusal names its setting) -----------
+#: bytes of a ``filter`` argument (its JSON text)
+CORE4_FILTER_MAX_BYTES = env.int("CORE4_FILTER_MAX_BYTES", default=16_384)
+#: items of any list and members of any object in a filter (``$in``, ``$or``, keys …)
+CORE4_FILTER_MAX_ITEMS = env.int("CORE4_FILTER_MAX_ITEMS", default=500)
+#: nesting of a filter's objects and lists, and parts of a dotted key (``args.a.b``)
+CORE4_FILTER_MAX_DEPTH = env.int("CORE4_FILTER_MAX_DEPTH", default=32)
+#: conditions in a filter (field comparisons; a list of plain values for ``$in`` is one)
+CORE4_FILTER_MAX_CONDITIONS = env.int("CORE4_FILTER_MAX_CONDITIONS", default=100)
+#: regular expressions in a filter (each runs once per row it is tested on)
+CORE4_FILTER_MAX_PATTERNS = env.int("CORE4_FILTER_MAX_PATTERNS", default=5)
+#: characters of one regular expression in a filter
+CORE4_FILTER_MAX_REGEX = env.int("CORE4_FILTER_MAX_REGEX", default=256)
+#: bytes of a request body (also Django's DATA_UPLOAD_MAX_MEMORY_SIZE)
+CORE4_MAX_BODY_BYTES = env.int("CORE4_MAX_BODY_BYTES", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = CORE4_MAX_BODY_BYTES
+#: seconds a listing's database queries may run (PostgreSQL statement_timeout; 0 = none)
+CORE4_API_QUERY_TIMEOUT = env.float("CORE4_API_QUERY_TIMEOUT", default=5.0)
+#: listings with a costly filter (a regex, > 10 conditions or > 1 KiB) at once per process
+CORE4_API_COSTLY_FILTERS = env.int("CORE4_API_COSTLY_FILTERS", default=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["core4api.renderers.Core4JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],  # arguments are merged by core4api.arguments

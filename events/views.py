@@ -7,8 +7,6 @@ pages, ``(channel, created)`` for date spans. Pages are core4's (``page``, ``per
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,80 +17,35 @@ from drf_spectacular.utils import extend_schema_view
 
 from core4api.arguments import argument
 from core4api.exceptions import BadRequest
-from core4api.filters import Field, FilterSpec
+from core4api.filters import Core4Filter, Core4Sort, Field, to_datetime
 from core4api.ids import isoformat, utcnow
 from core4api.views import Core4APIView
 from events import openapi
-from events.models import MESSAGE, QUEUE, Event, format_id, parse_id
+from events.models import MESSAGE, QUEUE, Event, parse_id
 
 HISTORY = "core4.api.v1.request.queue.history"
 EVENT = "core4.api.v1.request.standard.event"
-DATETIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
-EVENT_FILTER = FilterSpec(
-    fields={
-        "_id": Field("id", "value"),
-        "created": Field("created", "value"),
-        "name": Field("name"),
-        "author": Field("author"),
-        "channel": Field("channel"),
-        "data": Field("data", "json"),
-        "total": Field("total", "value"),
-    },
-    search=("name", "author", "channel"),
-)
-
-
-def _convert(value: Any) -> Any:
-    """core4 turns filter strings shaped ``%Y-%m-%dT%H:%M:%S`` into datetimes; so do we."""
-    if isinstance(value, dict):
-        return {key: _convert(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_convert(item) for item in value]
-    if isinstance(value, str) and DATETIME_TEXT.match(value):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return value
-
-
-def _id_values(value: Any) -> Any:
+def event_id(value: Any) -> int:
     """Filters on ``_id`` take the string ids clients see."""
-    if isinstance(value, dict):
-        return {key: _id_values(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_id_values(item) for item in value]
     try:
         return parse_id(value)
     except (ValueError, TypeError):
-        raise BadRequest(f"invalid _id [{str(value)[:64]}] in filter")
+        raise BadRequest(f"invalid _id [{str(value)[:64]}] in filter") from None
 
 
-def filter_document(request) -> dict | str | None:
-    raw = argument(request, "filter", None)
-    if raw in (None, "", {}):
-        return None
-    if isinstance(raw, str):
-        text = raw.strip()
-        if not text.startswith("{"):
-            return text  # free-text search
-        try:
-            raw = json.loads(text)
-        except ValueError as exc:
-            raise BadRequest(f"Can not parse filter {text[:200]}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise BadRequest("filter must be a JSON object or a search text")
-    doc = _convert(raw)
-    if "_id" in doc:
-        doc["_id"] = _id_values(doc["_id"])
-    return doc
-
-
-def _sort(request) -> int:
-    sort = argument(request, "sort", -1, int)
-    if sort not in (1, -1):
-        raise BadRequest("parameter [sort] must be 1 or -1")
-    return sort
+#: What the history endpoints filter on (the stored event, CONTRACT §5).
+EVENT_FIELDS = {
+    "_id": Field("id", "value", convert=event_id),
+    "created": Field("created", "value", convert=to_datetime),
+    "name": Field("name"),
+    "author": Field("author"),
+    "channel": Field("channel"),
+    "data": Field("data", "json"),
+    "total": Field("total", "value"),
+}
+EVENT_SEARCH = ("name", "author", "channel")
 
 
 def queue_counts(event: Event) -> dict[str, int]:
@@ -110,13 +63,18 @@ class JobHistoryView(Core4APIView):
     """``GET|POST /core4/api/v1/jobs/history``: the queue's states after each event."""
 
     core4_name = f"{HISTORY}.JobHistoryHandler"
+    filter_backends = (Core4Filter, Core4Sort)
+    filter_fields = EVENT_FIELDS
+    search_fields = EVENT_SEARCH
+    sort_fields = {"_id": "id"}
+    default_sort = (("_id", -1),)
+    sort_by_direction = True
 
     def get(self, request, *args, **kwargs):
-        order = "id" if _sort(request) == 1 else "-id"
-        queryset = EVENT_FILTER.apply(
-            Event.objects.filter(channel=QUEUE, total__isnull=False), filter_document(request)
-        ).only("id", "created", "data")
-        return self.paginate(queryset.order_by(order), history_item)
+        # job events only: chat that reached `queue` before it was reserved is no point
+        queryset = Event.objects.filter(channel=QUEUE, total__isnull=False)
+        return self.paginate(self.filter_queryset(queryset.only("id", "created", "data")),
+                             history_item)
 
     post = get
 
@@ -140,6 +98,10 @@ class QueueHistoryView(Core4APIView):
     """``GET|POST /core4/api/v1/queue/history``: per time bucket the busiest queue state."""
 
     core4_name = f"{HISTORY}.QueueHistoryHandler"
+    filter_backends = (Core4Sort,)
+    sort_fields = {"created": "created", "_id": "id"}
+    default_sort = (("created", -1), ("_id", -1))
+    sort_by_direction = True
 
     def get(self, request, *args, **kwargs):
         now = utcnow()
@@ -150,7 +112,6 @@ class QueueHistoryView(Core4APIView):
         end = argument(request, "endDate", None, datetime)
         if end is not None and start > end:
             raise BadRequest("Invalid time period. Start date > End date")
-        sort = _sort(request)
         kind = granularity(start, end or now)
         queryset = Event.objects.filter(channel=QUEUE, total__isnull=False, created__gte=start)
         if end is not None:
@@ -166,8 +127,8 @@ class QueueHistoryView(Core4APIView):
             )
             .filter(rank=1)
             .only("id", "created", "data")
-            .order_by("created" if sort == 1 else "-created", "id" if sort == 1 else "-id")
         )
+        queryset = self.filter_queryset(queryset)
         pager = self.pagination_class()
         pager.per_page_argument = "perPage"
         items = pager.paginate_queryset(queryset, request, self)
@@ -176,30 +137,18 @@ class QueueHistoryView(Core4APIView):
     post = get
 
 
-def event_item(event: Event) -> dict[str, Any]:
-    return {
-        "_id": format_id(event.pk),
-        "author": event.author,
-        "channel": event.channel,
-        "created": isoformat(event.created),
-        "name": event.name,
-        "data": event.data,
-    }
-
-
 @extend_schema_view(**openapi.EVENT_HISTORY_SCHEMA)
 class EventHistoryView(Core4APIView):
     """``GET|POST /core4/api/v1/event/history``: chat (or ``filter``'s channel) newest first."""
 
     core4_name = f"{EVENT}.EventHistoryHandler"
+    filter_backends = (Core4Filter,)
+    filter_fields = EVENT_FIELDS
+    search_fields = EVENT_SEARCH
+    filter_defaults = {"channel": MESSAGE}
 
     def get(self, request, *args, **kwargs):
-        doc = filter_document(request)
-        queryset = Event.objects.all()
-        if isinstance(doc, dict):
-            queryset = EVENT_FILTER.apply(queryset, {"channel": MESSAGE, **doc})
-        else:
-            queryset = EVENT_FILTER.apply(queryset.filter(channel=MESSAGE), doc)
-        return self.paginate(queryset.order_by("-id"), event_item)
+        queryset = self.filter_queryset(Event.objects.all())
+        return self.paginate(queryset.order_by("-id"), Event.to_document)
 
     post = get

@@ -20,6 +20,7 @@ from accounts.api_permissions import access_of
 from accounts.revocation import stream_guard
 from core4api.arguments import argument, arguments
 from core4api.exceptions import BadRequest, Forbidden, error_response
+from core4api.filters import Core4Filter, Core4Sort
 from core4api.ids import utcnow
 from core4api.openapi import (
     ERROR,
@@ -37,7 +38,7 @@ from jobqueue import services
 from jobqueue.api import openapi
 from jobqueue.api.errors import job_errors
 from jobqueue.api.presenters import job_document, log_item, output_lines, worker_document
-from jobqueue.api.queries import apply_filter, apply_sort, masked_queue, sort_pairs
+from jobqueue.api.queries import JOB_FIELDS, JOB_SEARCH, SORT_FIELDS, masked_queue
 from jobqueue.api.streaming import event_stream, follow_job
 from jobqueue.job import SETTINGS
 from jobqueue.models import Job
@@ -66,6 +67,12 @@ STREAM_RESPONSES = {(200, "text/event-stream"): SSE}
 
 class JobView(Core4APIView):
     core4_name = JOB_HANDLER
+    #: the listing filters and sorts masked columns: hidden names never shape a reply
+    filter_backends = (Core4Filter, Core4Sort)
+    filter_fields = JOB_FIELDS
+    search_fields = JOB_SEARCH
+    sort_fields = SORT_FIELDS
+    default_sort = (("_id", 1),)
 
     @property
     def access(self):
@@ -96,8 +103,7 @@ class JobView(Core4APIView):
 
     def list_jobs(self, request) -> Response:
         access = self.access
-        queryset = apply_filter(masked_queue(access), argument(request, "filter", None))
-        queryset = apply_sort(queryset, sort_pairs(request))
+        queryset = self.filter_queryset(masked_queue(access))
         can_read = lru_cache(maxsize=None)(access.can_read_job)
         now = utcnow()
         try:
