@@ -348,7 +348,7 @@ def _pairs(raw: Any) -> list[tuple[str, int]]:
         raise BadRequest("parameter [sort] expects a field name or a list of [field, 1|-1]")
     pairs: list[tuple[str, int]] = []
     for entry in raw:
-        item = [entry, 1] if isinstance(entry, str) else entry
+        item: Any = [entry, 1] if isinstance(entry, str) else entry
         if (
             not isinstance(item, list)
             or len(item) != 2
@@ -357,7 +357,7 @@ def _pairs(raw: Any) -> list[tuple[str, int]]:
             or isinstance(item[1], bool)
         ):
             raise BadRequest("parameter [sort] expects a list of [field, 1|-1]")
-        pairs.append((item[0], int(item[1])))
+        pairs.append((item[0], item[1]))
     return pairs
 
 
