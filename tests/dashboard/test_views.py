@@ -92,9 +92,9 @@ def test_access_for_admin_and_for_nobody(client, make_user):
     assert client.get("/dashboard/access", {"names": "not json"}).status_code == 400
 
 
-def test_the_page_carries_the_servers_vocabulary_as_json(client, user):
+def test_the_page_carries_the_servers_vocabulary_as_json(client, make_user):
     """States, event names and handler names come from the server, not re-typed in JS."""
-    signed_in(client, user("alice"))
+    signed_in(client, make_user("alice"))
     response = client.get("/")
     html = response.content.decode()
     found = re.search(
