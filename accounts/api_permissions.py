@@ -1,6 +1,6 @@
 """One DRF permission class for core4's ``api://`` permissions, and ``job://`` helpers.
 
-A view names its core4 handler in ``core4_name`` (CONTRACT §3's table); stored core4
+A view names its core4 handler in ``core4_name``; stored core4
 permissions such as ``api://core4.api.v1.request.queue.history.*`` keep working because the
 names are core4's. Unauthenticated → 401, authenticated without permission → 403.
 """

@@ -1,4 +1,4 @@
-"""Cookie authentication is same-origin only (CONTRACT §7, README "Cookies, CSRF and Origin").
+"""Cookie authentication is same-origin only (README "Cookies, CSRF and Origin").
 
 A browser attaches the ``token`` cookie to every request to this server, including those
 another site makes it send (a form, an image, ``fetch`` with ``mode: "no-cors"``). So a write

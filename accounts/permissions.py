@@ -1,6 +1,6 @@
 """The permission engine: core4's permission strings, their validation and their meaning.
 
-Strings (CONTRACT §3):
+Strings:
 
 * ``cop`` — administrator, everything allowed;
 * ``api://<regex>[/<crud letters>]`` — API access by core4 handler name (no suffix = all methods);

@@ -1,4 +1,4 @@
-"""Taking rights away reaches open sockets and streams (DESIGN "Invariants": within 2 s).
+"""Taking rights away reaches open sockets and streams (within 2 s).
 
 What changes a user's rights — its deletion or deactivation, a password change, "log out
 everywhere", a change of its own permissions or roles, or of any role it reaches (also a

@@ -1,4 +1,4 @@
-"""Limits on password checks (README "Throttling", CONTRACT §7 "password attempts").
+"""Limits on password checks (README "Throttling").
 
 Every endpoint accepts ``username`` + ``password`` (and Basic auth), and each check runs the
 password hasher — deliberately slow. Two DRF rate throttles on Django's cache bound them:

@@ -1,4 +1,4 @@
-"""Login, logout, profile and the users & roles API (CONTRACT §2–3)."""
+"""Login, logout, profile and the users & roles API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/core4/api/v1/event``: the live event stream (CONTRACT §6).
+"""``/core4/api/v1/event``: the live event stream.
 
 The socket authenticates in ``accounts.channels_auth`` (scope ``user``, ``token``,
 ``auth_error``); without a user it is closed with 4401, without the ``api://`` permission of

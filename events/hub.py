@@ -1,6 +1,6 @@
 """One event subscription per server process, fanned out to its local sockets.
 
-Fan-out through the channel layer per socket costs ~10× a direct send (DESIGN, measured),
+Fan-out through the channel layer per socket costs ~10× a direct send (measured),
 so sockets are not channel-layer members at all. Each server process runs one ``Hub`` per
 event loop, itself one member of the layer group ``core4.events``:
 

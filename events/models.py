@@ -1,4 +1,4 @@
-"""What happened: the ``Event`` record (CONTRACT §5).
+"""What happened: the ``Event`` record.
 
 Ids are commit-ordered: an event with a higher id committed after every event with a lower
 id (see :mod:`events.outbox`), so ``since=<id>`` replays exactly what a client missed. They
@@ -67,7 +67,7 @@ class Event(models.Model):
         return format_id(self.pk)
 
     def to_document(self) -> dict[str, Any]:
-        """The event as clients see it (stored form, CONTRACT §5)."""
+        """The event as clients see it (stored form)."""
         return {
             "_id": format_id(self.pk),
             "created": isoformat(self.created),

@@ -1,6 +1,6 @@
 """Store events in the transaction that caused them, announce them once it committed.
 
-The outbox rule (DESIGN "How a state change travels"): the ``Event`` row is inserted in the
+The outbox rule: the ``Event`` row is inserted in the
 same database transaction as the change it describes, so it exists if and only if the change
 committed; ``transaction.on_commit`` then wakes the servers' event hubs (:mod:`events.hub`),
 which read new events from the database in id order and hand them to their sockets.

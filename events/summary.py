@@ -1,4 +1,4 @@
-"""The queue summary as one user may see it (CONTRACT §6).
+"""The queue summary as one user may see it.
 
 The worker broadcasts the raw rows (``name``, ``state``, ``n``, ``zombie``, ``wall``,
 ``removed``, ``killed``, ``progress``); each socket gets a masked copy: names its user may

@@ -1,4 +1,4 @@
-"""History APIs (CONTRACT §5): job state history, aggregated queue history, event history.
+"""History APIs: job state history, aggregated queue history, event history.
 
 All read the ``Event`` table through its indexes: ``(channel, id)`` for the newest-first
 pages, ``(channel, created)`` for date spans. Pages are core4's (``page``, ``per_page``,
@@ -35,7 +35,7 @@ def event_id(value: Any) -> int:
         raise BadRequest(f"invalid _id [{str(value)[:64]}] in filter") from None
 
 
-#: What the history endpoints filter on (the stored event, CONTRACT §5).
+#: What the history endpoints filter on (the stored event).
 EVENT_FIELDS = {
     "_id": Field("id", "value", convert=event_id),
     "created": Field("created", "value", convert=to_datetime),

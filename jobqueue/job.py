@@ -50,7 +50,7 @@ def _str_null(name: str, value: Any) -> str | None:
     return value
 
 
-#: setting → (default, validator). CONTRACT §4.
+#: setting → (default, validator).
 SETTINGS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "attempts": (1, _int_gt0),
     "defer_time": (300, _int_gt0),

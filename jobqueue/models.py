@@ -67,7 +67,7 @@ class Job(models.Model):
         default=False, help_text="finished (complete, removed or restarted): history only"
     )
 
-    # settings (CONTRACT §4)
+    # settings
     attempts = models.PositiveIntegerField(default=DEFAULTS["attempts"])
     defer_time = models.PositiveIntegerField(default=DEFAULTS["defer_time"])
     defer_max = models.PositiveIntegerField(default=DEFAULTS["defer_max"])

@@ -3,7 +3,7 @@
 ``job_transition`` is sent by ``jobqueue.transitions`` inside the transition's database
 transaction, after the job row was written, with keyword arguments:
 
-* ``event`` — the event name (``enqueue_job``, ``request_start_job``, … CONTRACT §5);
+* ``event`` — the event name (``enqueue_job``, ``request_start_job``, … see jobqueue.states);
 * ``job`` — the ``Job`` instance after the change;
 * ``counts`` — ``{state: n}`` of unfinished jobs right after the change (no zero entries);
 * ``author`` — who caused it: the acting user's name, else the OS user of the process.

@@ -9,7 +9,7 @@ Only constants: this module imports nothing.
 
 from __future__ import annotations
 
-# --- job states (CONTRACT §4) -----------------------------------------------------------------
+# --- job states ------------------------------------------------------------------------------
 PENDING = "pending"
 RUNNING = "running"
 DEFERRED = "deferred"
@@ -44,7 +44,7 @@ HIGHSTATES = {
 #: state → highstate.
 HIGHSTATE = {state: high for high, states in HIGHSTATES.items() for state in states}
 
-# --- queue event names (CONTRACT §5): one per transition --------------------------------------
+# --- queue event names: one per transition ---------------------------------------------------
 ENQUEUE_JOB = "enqueue_job"
 REQUEST_START_JOB = "request_start_job"
 START_JOB = "start_job"
@@ -84,5 +84,5 @@ EVENTS = (
 )
 
 # --- masking ------------------------------------------------------------------------------------
-#: The name a job shows under to a user who may not read its name (DESIGN "Invariants").
+#: The name a job shows under to a user who may not read its name.
 UNAUTHORIZED = "UnauthorizedJob"

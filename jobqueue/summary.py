@@ -1,4 +1,4 @@
-"""The queue summary: what the WebSocket ``summary`` frames show (CONTRACT §6).
+"""The queue summary: what the WebSocket ``summary`` frames show.
 
 One row per (name, state, zombie, wall, removed, killed) over unfinished jobs, with the
 number of jobs and their average progress value. Read from the partial covering index

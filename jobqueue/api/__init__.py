@@ -1,4 +1,4 @@
-"""core4's job API (``/core4/api/v1/job*``) and ``/core4/api/v1/system`` (CONTRACT §4, core4 §9.1).
+"""core4's job API (``/core4/api/v1/job*``) and ``/core4/api/v1/system``.
 
 * ``errors`` — the queue's exceptions as API errors, in one place;
 * ``presenters`` — jobs, log lines and workers as clients see them, masked per user;

@@ -2,7 +2,7 @@
 
 A job the user may not read keeps its id, state and timestamps but shows as
 ``UnauthorizedJob`` with no arguments, no progress message and no last error: its name and
-arguments must not leak (DESIGN "Invariants").
+arguments must not leak.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def sse(event: str, data: Any) -> bytes:
 
 #: How much of the output's start identifies it (a retry replaces the output).
 HEAD = 200
-#: How often (s) a stream re-checks that its user may still read the job (DESIGN: a right
+#: How often (s) a stream re-checks that its user may still read the job (a right
 #: taken away reaches every stream within 2 s).
 GUARD_INTERVAL = 1.0
 

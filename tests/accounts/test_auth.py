@@ -1,4 +1,4 @@
-"""Login from every credential source, expiry, refresh, logout, deactivation (CONTRACT §2)."""
+"""Login from every credential source, expiry, refresh, logout, deactivation."""
 
 import base64
 

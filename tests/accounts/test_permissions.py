@@ -1,4 +1,4 @@
-"""The permission engine and the api:// method-letter matrix (CONTRACT §3)."""
+"""The permission engine and the api:// method-letter matrix."""
 
 import pytest
 from django.core.exceptions import ValidationError

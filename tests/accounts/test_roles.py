@@ -1,4 +1,4 @@
-"""/core4/api/v1/roles: create, list, detail, update, delete with core4's rules (CONTRACT §3)."""
+"""/core4/api/v1/roles: create, list, detail, update, delete with core4's rules."""
 
 import pytest
 

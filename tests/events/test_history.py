@@ -1,4 +1,4 @@
-"""``/jobs/history``, ``/queue/history``, ``/event/history`` (CONTRACT §5) with core4's pager."""
+"""``/jobs/history``, ``/queue/history``, ``/event/history`` with core4's pager."""
 
 from __future__ import annotations
 

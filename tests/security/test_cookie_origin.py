@@ -1,4 +1,4 @@
-"""Issue 10 item 7: cookie authentication is same-origin only (CONTRACT §7).
+"""Issue 10 item 7: cookie authentication is same-origin only.
 
 A browser attaches the ``token`` cookie to requests other sites make it send; only the
 server's own origin (or ``CORE4_ALLOWED_ORIGINS``) may write with the cookie alone. Clients

@@ -1,5 +1,5 @@
 """The job API's behaviour for an administrator: listing, detail, enqueue, actions, log, system,
-and every error path (CONTRACT §1 envelope, §4 states)."""
+and every error path (core4's envelope and job states)."""
 
 from __future__ import annotations
 
