@@ -25,6 +25,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
+from core4api.limits import limit
 from core4api.pagination import Core4Pager
 
 COMPONENTS: dict[str, dict[str, Any]] = {}
@@ -118,7 +119,7 @@ PAGE = query("page", int, "0-based page; negative counts from the end")
 PER_PAGE = query("per_page", int, "items per page (1…1000, default 10)")
 FILTER = query(
     "filter",
-    str,
+    {"type": "string", "maxLength": limit("CORE4_FILTER_MAX_BYTES")},
     "MongoDB-style JSON object (`$ne $in $nin $regex $lt $lte $gt $gte $exists $and $or "
     "$nor`; regular expressions in RE2 syntax) or a free-text search; bounded by the "
     "`CORE4_FILTER_MAX_*` settings (a 400 names the one exceeded)",

@@ -37,10 +37,16 @@ EVENT = component(
 _SORT_DIRECTION = query("sort", int, "-1 newest first (default), 1 oldest first", enum=[1, -1])
 
 
+def _schema_of(parameter: OpenApiParameter) -> dict[str, Any]:
+    """A query parameter's schema, for the same name in a JSON body."""
+    if isinstance(parameter.type, dict):
+        return parameter.type
+    return {int: {"type": "integer"}, str: {"type": "string"}}[parameter.type]
+
+
 def _history(summary: str, parameters: list[OpenApiParameter], item: dict) -> Any:
     """GET with query parameters; POST takes the same names in a JSON body."""
-    kinds = {int: {"type": "integer"}, str: {"type": "string"}}
-    properties = {p.name: {**kinds[p.type], "description": p.description} for p in parameters}
+    properties = {p.name: {**_schema_of(p), "description": p.description} for p in parameters}
     return extend_schema(
         summary=summary,
         parameters=parameters,

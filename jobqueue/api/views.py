@@ -169,7 +169,11 @@ class JobRegistryView(JobView):
         parameters=[
             PAGE,
             PER_PAGE,
-            query("search", str, f"wildcard pattern (at most {MAX_NAME_LENGTH} characters)"),
+            query(
+                "search",
+                {"type": "string", "maxLength": MAX_NAME_LENGTH},
+                "wildcard pattern on the qualified name",
+            ),
         ],
         responses={200: paged(openapi.JOB_CLASS)},
     )
