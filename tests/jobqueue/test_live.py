@@ -65,7 +65,7 @@ def test_seed_commands_and_coco(live_stack):
     assert "entering maintenance" in stack.manage("coco", "--pause").stdout
     paused = enqueue(stack, SLEEP, "sleep=0")
     assert "in maintenance already" in stack.manage("coco", "--pause").stdout
-    assert "global maintenance: True" in stack.manage("coco", "--mode").stdout
+    assert "global maintenance: on" in stack.manage("coco", "--mode").stdout
     assert job(stack, paused)["state"] == "pending"
     assert "leaving maintenance" in stack.manage("coco", "--resume").stdout
     wait_for(lambda: job(stack, paused)["journaled"], 30, 0.1, "not picked after resume")
