@@ -30,7 +30,7 @@ BLOCK = re.compile(
 )
 ERROR_REPLY = re.compile(r"""["']code["']: ?([45]\d\d)""")
 PYTHON = re.compile(r"(?<![\w/.-])(?:\.venv/bin/)?python(?!\w)")
-MARKER = re.compile(r"<!-- readme-test: (\w+)")
+MARKER = re.compile(r"^<!-- readme-test: (\w+)", re.M)
 
 
 @dataclass
@@ -65,13 +65,25 @@ def test_blocks_are_found_and_every_marker_says_why():
     assert len(MARKER.findall(text)) == sum(b.mode != "run" for b in found)
     assert {m for m in MARKER.findall(text)} <= {"skip", "background"}
     # and says why (a long-running process, or tools from outside)
-    assert len(re.findall(r"<!-- readme-test: \w+ \(.+?\) -->\n```", text)) == len(
+    assert len(re.findall(r"^<!-- readme-test: \w+ \(.+?\) -->\n```", text, re.M)) == len(
         MARKER.findall(text)
     )
     assert sum(b.mode == "run" for b in found) >= 5, [str(b) for b in found]
     assert rewrite("python manage.py x; python3 -c 1; .venv/bin/python y", "h:1").split() == [
         sys.executable, "manage.py", "x;", "python3", "-c", "1;", sys.executable, "y",
     ]  # fmt: skip
+
+
+def test_watch_events_runs_in_the_product_venv():
+    """``examples/watch_events.py`` needs only what requirements.txt installs."""
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert "requests==" in requirements and "websocket-client==" in requirements
+    result = subprocess.run(  # noqa: PLW1510 - checked below with its output
+        [sys.executable, "examples/watch_events.py", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "--since" in result.stdout
 
 
 def test_every_readme_command_runs_in_order(live_stack):
