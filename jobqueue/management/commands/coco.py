@@ -92,7 +92,7 @@ class Command(BaseCommand):
         by = options["by"]
         self.by = by
         self.yes = options["yes"]
-        self.stdin = options.get("stdin") or sys.stdin
+        self.stdin = options.get("stdin") or sys.stdin  # None when started without one
         if options["enqueue"]:
             qual_name, *items = options["enqueue"]
             self.stdout.write(f"enqueueing [{qual_name}]")
@@ -238,7 +238,7 @@ class Command(BaseCommand):
         count = sum(len(found) for found in named.values())
         what = ", ".join(f"{len(found)} of [{name}]" for name, found in named.items())
         jobs = "job" if count == 1 else "jobs"
-        if not self.stdin.isatty():
+        if self.stdin is None or not self.stdin.isatty():  # no terminal to ask on
             raise CommandError(f"refusing to {verb} {count} {jobs} by name ({what}) without --yes")
         self.stdout.write(f"{verb} {count} unfinished {jobs} ({what})? [y/N] ", ending="")
         self.stdout.flush()
