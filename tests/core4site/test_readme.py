@@ -114,10 +114,13 @@ def test_every_readme_command_runs_in_order(live_stack):
                 )  # fmt: skip
                 stack.processes.append((f"readme-{block.line}", process))
                 background.append((block, process, log))
-                # it is ready once it printed its first line (the seed: the interest reply)
+                # ready once it printed something — a socket watcher: the interest reply, so
+                # that the next blocks' events cannot pass before it listens
+                ready = "processed interest" if "create_connection" in block.code else ""
                 wait_for(
-                    lambda p=process, f=log: f.read_text().strip() or p.poll() is not None,
-                    30, message=f"{block} printed nothing",
+                    lambda p=process, f=log, r=ready: (r in f.read_text() and f.read_text().strip())
+                    or p.poll() is not None,
+                    30, message=f"{block} is not ready",
                 )  # fmt: skip
                 assert process.poll() is None, f"{block} exited:\n{log.read_text()}"
                 continue
