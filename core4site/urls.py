@@ -4,12 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import LoginView
 from core4api import errors
+from core4site.views import ApiRootView
 
 API = "core4/api/v1/"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("core4/api/login", LoginView.as_view(), name="login-legacy"),
+    path(API, ApiRootView.as_view(), name="api-root"),
     path(API, include("accounts.urls")),
     path(API, include("events.urls")),
     path(API, include("jobqueue.api.urls")),

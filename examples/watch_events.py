@@ -4,8 +4,9 @@
     .venv/bin/python examples/watch_events.py -u test -p "very secret" -c queue message
     .venv/bin/python examples/watch_events.py --since 00000000000000000000002a
 
-Needs ``requests`` and ``websocket-client`` (both in requirements-dev.txt). Reconnects after
-a lost connection and resumes from the last event id it printed, so nothing is missed.
+Needs ``requests`` and ``websocket-client`` (in requirements.txt: ``./run.sh`` installs them).
+Reconnects after a lost connection and resumes from the last event id it printed, so nothing
+is missed.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from tabulate import tabulate
 from core4api.ids import utcnow
 from jobqueue.errors import JobError
 from jobqueue.models import Job
+from jobqueue.states import RUNNING
 
 ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*[:=](.*)$", re.S)
 
@@ -44,12 +45,34 @@ def enqueue(qual_name: str, items: list[str], by: str | None = None) -> Job:
         raise CommandError(str(exc)) from None
 
 
+def duration(seconds: float | None) -> str:
+    """Seconds as ``H:MM:SS`` (the one format of every duration coco prints); ``""`` for None."""
+    if seconds is None:
+        return ""
+    hours, rest = divmod(max(int(seconds), 0), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 def age(value: datetime | None, now: datetime | None = None) -> str:
+    """Time since ``value`` as ``H:MM:SS``; ``""`` for None."""
     if value is None:
         return ""
-    seconds = int(((now or utcnow()) - value).total_seconds())
-    hours, rest = divmod(max(seconds, 0), 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return duration(((now or utcnow()) - value).total_seconds())
+
+
+def attempt(job: Job) -> str:
+    """``n/m``: attempts used of the attempts allowed, the running one counted.
+
+    An attempt is used when a run completes or fails (``attempts_left`` goes down); a run that
+    defers or is killed uses none. The dashboard shows the same number; ``trial`` (every run,
+    deferrals included) is in ``coco --detail`` and the job document.
+    """
+    used = job.attempts - job.attempts_left + (1 if job.state == RUNNING else 0)
+    return f"{used}/{job.attempts}"
+
+
+def progress(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.0f}%"
 
 
 def flags(job_or_row) -> str:

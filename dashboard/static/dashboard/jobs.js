@@ -21,6 +21,15 @@ export function actionsFor(job) {
   return actions;
 }
 
+/** "n / m": attempts used of those allowed, the running one counted — as `coco --listing`
+ *  shows it (jobqueue/cli.py `attempt`). A run that defers or is killed uses no attempt;
+ *  `trial` counts every run. */
+export function attemptOf(job) {
+  if (job.attempts == null || job.attempts_left == null) return "?";
+  const used = job.attempts - job.attempts_left + (job.state === "running" ? 1 : 0);
+  return `${used} / ${job.attempts}`;
+}
+
 const ACTION_TEXT = {
   kill: ["Kill job", "The job's process will be killed (SIGKILL) and the job ends as killed."],
   remove: ["Remove job", "The job will be taken out of the queue once it is not running."],
@@ -96,7 +105,7 @@ export class Jobs {
       h("td", {}, stateBadge(job.state)),
       h("td", { class: "progress-cell" }, progressBar(job.prog?.value, job.prog?.message)),
       h("td", { title: fmtDateTime(job.enqueued?.at), text: `${fmtAgo(job.enqueued?.at)} by ${job.enqueued?.by || "?"}` }),
-      h("td", { class: "num", text: `${job.trial ?? 0} / ${job.attempts ?? "?"}` }),
+      h("td", { class: "num", text: attemptOf(job) }),
       h("td", { class: "flags" }, flagBadges(job.flag)),
       h("td", { class: "actions" }, this.buttons(job, true)));
   }
@@ -220,7 +229,7 @@ export class Jobs {
       ["Started", fmtDateTime(job.started_at)],
       ["Finished", fmtDateTime(job.finished_at)],
       ["Runtime", fmtDuration(job.runtime)],
-      ["Trial / attempts", `${job.trial ?? 0} of ${job.attempts ?? "?"} (${job.attempts_left ?? "?"} left)`],
+      ["Attempt", `${attemptOf(job).replace(" / ", " of ")} (${job.attempts_left ?? "?"} left), run ${job.trial ?? 0} (deferrals count as runs)`],
       ["Priority", job.priority ?? 0],
       ["Worker", job.locked ? `${job.locked.worker} (${job.locked.hostname}, pid ${job.locked.pid})` : (job.worker || "any")],
       ["Parent", link(e.parent_id)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -11,34 +12,87 @@ from core4api.ids import utcnow
 from jobqueue import cli, services
 from jobqueue.errors import JobError
 from jobqueue.models import Job
-from jobqueue.states import RUNNING, UNFINISHED
+from jobqueue.states import PENDING, RUNNING, UNFINISHED
 from jobqueue.summary import summary_rows
 
 
 class Command(BaseCommand):
-    help = "core4's coco queue options: enqueue, worker, info, listing, detail, remove, ..."
+    help = (
+        "core4's queue command line: enqueue jobs, run a worker, show the queue and its jobs, "
+        "kill, remove or restart jobs, pause and resume picking, halt the workers. "
+        "Give exactly one of the options below (--concurrency, --by and --yes go with it)."
+    )
+    #: ``stdin`` may be passed to ``call_command`` (tests answer the confirmation through it).
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group(required=True)
-        group.add_argument("-e", "--enqueue", nargs="+", metavar="QUAL_NAME [key=value]")
-        group.add_argument("-w", "--worker", nargs="?", const="", metavar="IDENTIFIER")
-        group.add_argument("-i", "--info", action="store_true", help="queue summary")
-        group.add_argument("-l", "--listing", nargs="*", metavar="STATE")
-        group.add_argument("-d", "--detail", nargs="+", metavar="ID")
-        group.add_argument("--remove", nargs="+", metavar="ID|QUAL_NAME")
-        group.add_argument("--kill", nargs="+", metavar="ID|QUAL_NAME")
-        group.add_argument("--restart", nargs="+", metavar="ID|QUAL_NAME")
-        group.add_argument("--pause", nargs="?", const="", metavar="PROJECT")
-        group.add_argument("--resume", nargs="?", const="", metavar="PROJECT")
-        group.add_argument("-m", "--mode", action="store_true", help="maintenance state")
-        group.add_argument("-x", "--halt", action="store_true", help="stop all workers")
-        group.add_argument("-a", "--alive", action="store_true", help="list alive workers")
-        parser.add_argument("--concurrency", type=int, default=None, help="with --worker")
+        group.add_argument(
+            "-e", "--enqueue", nargs="+", metavar=("QUAL_NAME", "KEY=VALUE"),
+            help="enqueue a job; values are JSON when they parse as JSON, else strings",
+        )  # fmt: skip
+        group.add_argument(
+            "-w", "--worker", nargs="?", const="", metavar="IDENTIFIER",
+            help="run a worker in the foreground (as manage.py worker)",
+        )  # fmt: skip
+        group.add_argument(
+            "-i", "--info", action="store_true",
+            help="queue summary: jobs per state, flags and name; says when the queue is paused",
+        )  # fmt: skip
+        group.add_argument(
+            "-l", "--listing", nargs="*", metavar="STATE",
+            help="one line per unfinished job (of these states; default: all)",
+        )  # fmt: skip
+        group.add_argument(
+            "-d", "--detail", nargs="+", metavar="ID",
+            help="a job (finished ones too) as JSON, then its output",
+        )  # fmt: skip
+        group.add_argument(
+            "--remove", nargs="+", metavar="ID|QUAL_NAME",
+            help="take jobs out of the queue (a running job when it stops)",
+        )  # fmt: skip
+        group.add_argument(
+            "--kill", nargs="+", metavar="ID|QUAL_NAME",
+            help="kill running jobs (their worker SIGKILLs them within about a second)",
+        )  # fmt: skip
+        group.add_argument(
+            "--restart", nargs="+", metavar="ID|QUAL_NAME",
+            help="failed/deferred: run now (same id); error/killed/inactive: run as a new job",
+        )  # fmt: skip
+        group.add_argument(
+            "--pause", nargs="?", const="", metavar="PROJECT",
+            help="stop picking jobs: all, or those whose name starts with PROJECT.",
+        )  # fmt: skip
+        group.add_argument(
+            "--resume", nargs="?", const="", metavar="PROJECT",
+            help="start picking jobs again (all, or PROJECT's)",
+        )  # fmt: skip
+        group.add_argument(
+            "-m", "--mode", action="store_true",
+            help="maintenance state: is the queue paused, which projects are",
+        )  # fmt: skip
+        group.add_argument(
+            "-x", "--halt", action="store_true",
+            help="stop every running worker (as on SIGTERM); servers keep serving",
+        )  # fmt: skip
+        group.add_argument(
+            "-a", "--alive", action="store_true", help="workers with a fresh heartbeat"
+        )
+        parser.add_argument(
+            "--concurrency", type=int, default=None, help="with --worker: jobs at once"
+        )
         parser.add_argument("--by", default=None, help="author to record (default: OS user)")
+        parser.add_argument(
+            "-y", "--yes", action="store_true",
+            help="with --kill/--remove/--restart QUAL_NAME: act on every unfinished job of "
+                 "that name without asking (needed without a terminal)",
+        )  # fmt: skip
 
     def handle(self, *args, **options):
         by = options["by"]
         self.by = by
+        self.yes = options["yes"]
+        self.stdin = options.get("stdin") or sys.stdin  # None when started without one
         if options["enqueue"]:
             qual_name, *items = options["enqueue"]
             self.stdout.write(f"enqueueing [{qual_name}]")
@@ -63,7 +117,11 @@ class Command(BaseCommand):
                 services.restart,
                 "restarted",
                 "restart",
-                lambda job, new: f"restarted [{job.id}], new _id [{new.id}]",
+                lambda job_id, new: (
+                    f"restarted [{job_id}], new _id [{new.id}]"
+                    if new.id != job_id
+                    else f"restarted [{job_id}]"
+                ),
             )
         elif options["pause"] is not None:
             self.pause(options["pause"] or None)
@@ -71,8 +129,8 @@ class Command(BaseCommand):
             self.resume(options["resume"] or None)
         elif options["mode"]:
             mode = services.maintenance()
-            self.stdout.write(f"global maintenance: {mode['paused']}")
-            self.stdout.write(f"project maintenance: {', '.join(mode['projects']) or '-'}")
+            self.stdout.write(f"global maintenance: {'on' if mode['paused'] else 'off'}")
+            self.stdout.write(f"project maintenance: {', '.join(mode['projects']) or 'none'}")
         elif options["halt"]:
             services.halt(by)
             self.stdout.write("system halt")
@@ -82,11 +140,18 @@ class Command(BaseCommand):
     # --- reading -----------------------------------------------------------------------------
     def info(self):
         rows = summary_rows()
-        if not rows:
+        if rows:
+            table = [[r["n"], r["state"], cli.flags(r), r["name"]] for r in rows]
+            self.stdout.write(cli.table(table, ["n", "state", "flag", "name"]))
+        else:
             self.stdout.write("no jobs.")
-            return
-        table = [[r["n"], r["state"], cli.flags(r), r["name"]] for r in rows]
-        self.stdout.write(cli.table(table, ["n", "state", "flag", "name"]))
+        mode = services.maintenance()
+        if mode["paused"]:
+            self.stdout.write("the queue is paused: no job starts (coco --resume)")
+        if mode["projects"]:
+            self.stdout.write(
+                f"paused projects: {', '.join(mode['projects'])} (coco --resume PROJECT)"
+            )
 
     def listing(self, states: list[str]):
         wanted = []
@@ -100,28 +165,27 @@ class Command(BaseCommand):
         now = utcnow()
         rows = []
         for job in jobs.order_by("id")[:10_000]:
-            done = job.attempts - job.attempts_left - (1 if job.state == RUNNING else 0)
-            runtime = (
-                cli.age(job.started_at, now) if job.state == RUNNING else f"{job.runtime or 0:.0f}s"
-            )
+            if job.state == RUNNING:
+                runtime = cli.age(job.started_at, now)
+            else:  # the last run's; none before the first
+                runtime = "" if job.state == PENDING else cli.duration(job.runtime)
             rows.append([
-                job.id, job.state, cli.flags(job),
-                "" if job.prog_value is None else f"{job.prog_value * 100:.0f}",
-                f"{job.priority:03d}{'F' if job.force else ''}",
-                f"{done + (1 if job.state == RUNNING else 0)}/{job.attempts}",
+                job.id, job.state, cli.flags(job), cli.progress(job.prog_value),
+                f"{job.priority:03d}{'F' if job.force else ''}", cli.attempt(job),
                 job.enqueued_by, job.enqueued_at.strftime("%Y-%m-%d %H:%M:%S"),
                 cli.age(job.enqueued_at, now), runtime, job.locked_by or "", job.name,
             ])  # fmt: skip
         if not rows:
             self.stdout.write("no jobs.")
             return
-        headers = ["_id", "state", "flag", "pro", "prio", "attempt", "user", "enqueued", "age",
+        headers = ["_id", "state", "flag", "prog", "prio", "attempt", "user", "enqueued", "age",
                    "runtime", "worker", "name"]  # fmt: skip
         self.stdout.write(cli.table(rows, headers))
 
     def detail(self, ids: list[str]):
         for key in ids:
-            jobs = self._resolve(key, finished=True)
+            job = Job.objects.filter(pk=key).first()
+            jobs = [job] if job else list(Job.objects.filter(journaled=False, name=key)[:1])
             if jobs:
                 data = services.job_detail(jobs[0], stdout=True)
                 stdout = data.pop("stdout")
@@ -146,34 +210,58 @@ class Command(BaseCommand):
         )
 
     # --- acting ------------------------------------------------------------------------------
-    def _resolve(self, key: str, finished: bool = False) -> list[Job]:
-        """An id, or a qualified name meaning all unfinished jobs of that name."""
-        job = Job.objects.filter(pk=key).first()
-        if job is not None:
-            return [job] if finished or not job.journaled else []
-        return list(Job.objects.filter(journaled=False, name=key).order_by("id"))
+    def _targets(self, keys: list[str], verb: str) -> tuple[list[str], list[str]]:
+        """The job ids ``keys`` name, and one error line per key that names none.
+
+        A key is a job id (finished or not: the action says what it can do with it) or a
+        qualified name meaning every unfinished job of that name — which needs ``--yes`` or
+        a "y" on a terminal, since one word may reach many jobs.
+        """
+        ids: list[str] = []
+        errors: list[str] = []
+        named: dict[str, list[str]] = {}
+        for key in keys:
+            if Job.objects.filter(pk=key).exists():
+                ids.append(key)
+                continue
+            found = [job.id for job in Job.objects.filter(journaled=False, name=key).order_by("id")]
+            if found:
+                named[key] = found
+                ids.extend(found)
+            else:
+                errors.append(f"failed to {verb} [{key}]: job [{key}] not found")
+        if named and not self.yes:
+            self._confirm(named, verb)
+        return list(dict.fromkeys(ids)), errors
+
+    def _confirm(self, named: dict[str, list[str]], verb: str) -> None:
+        count = sum(len(found) for found in named.values())
+        what = ", ".join(f"{len(found)} of [{name}]" for name, found in named.items())
+        jobs = "job" if count == 1 else "jobs"
+        if self.stdin is None or not self.stdin.isatty():  # no terminal to ask on
+            raise CommandError(f"refusing to {verb} {count} {jobs} by name ({what}) without --yes")
+        self.stdout.write(f"{verb} {count} unfinished {jobs} ({what})? [y/N] ", ending="")
+        self.stdout.flush()
+        answer = self.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            raise CommandError(f"nothing to {verb}: not confirmed")
 
     def each(self, keys, action, done: str, verb: str, report=None):
-        """Apply ``action`` to every job named by ``keys``; one line per job, then the verdict.
+        """Apply ``action`` to every job named by ``keys``: a line per job on stdout, and one
+        line per failure on stderr (the exit is then non-zero); nothing else.
 
-        ``report(job, result)`` words a success line (default: ``<done> [<id>]``).
+        ``report(job_id, result)`` words a success line (default: ``<done> [<id>]``).
         """
-        failed = False
-        for key in keys:
-            jobs = self._resolve(key)
-            if not jobs:
-                self.stderr.write(f"failed to {verb} [{key}]: job not found")
-                failed = True
-            for job in jobs:
-                try:
-                    result = action(job.id, by=self.by)
-                except JobError as exc:
-                    self.stderr.write(f"failed to {verb} [{job.id}]: {exc}")
-                    failed = True
-                else:
-                    self.stdout.write(report(job, result) if report else f"{done} [{job.id}]")
-        if failed:
-            raise CommandError(f"not every job could be {done}")
+        ids, errors = self._targets(keys, verb)
+        for job_id in ids:
+            try:
+                result = action(job_id, by=self.by)
+            except JobError as exc:
+                errors.append(f"failed to {verb} [{job_id}]: {exc}")
+            else:
+                self.stdout.write(report(job_id, result) if report else f"{done} [{job_id}]")
+        if errors:
+            raise CommandError("\n".join(errors))
 
     def pause(self, project):
         try:
@@ -182,7 +270,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         where = f" on [{project}]" if project else ""
         self.stdout.write(
-            f"entering maintenance{where}" if entered else "in maintenance already,\nnothing to do"
+            f"entering maintenance{where}"
+            if entered
+            else f"in maintenance{where} already, nothing to do"
         )
 
     def resume(self, project):
@@ -192,5 +282,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         where = f" on [{project}]" if project else ""
         self.stdout.write(
-            f"leaving maintenance{where}" if left else "not in maintenance,\nnothing to do"
+            f"leaving maintenance{where}" if left else f"not in maintenance{where}, nothing to do"
         )
