@@ -31,6 +31,18 @@ JOB = component(
                 ),
             },
             "journal": {"type": "boolean", "description": "finished (history only)"},
+            "journaled_at": {
+                "type": "string",
+                "nullable": True,
+                "description": "UTC ISO-8601: when it left the queue (complete, removed, "
+                "restarted); the retention counts from it",
+            },
+            "ended_at": {
+                "type": "string",
+                "nullable": True,
+                "description": "UTC ISO-8601: when a finished job ended — left the queue, "
+                "or stopped for good (error, killed, inactive); null while unfinished",
+            },
             "flag": {
                 "type": "object",
                 "properties": {
@@ -251,6 +263,41 @@ LIST_BODY = {
         },
     },
 }
+
+BULK_BODY = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": ["kill", "remove", "restart"]},
+        "ids": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 64},
+            "description": "job ids, at most `CORE4_JOB_BULK_MAX` (default 100)",
+        },
+    },
+    "required": ["action", "ids"],
+}
+
+BULK_RESULT = component(
+    "JobBulkResult",
+    {
+        "type": "object",
+        "description": "Per job id: `{ok: true, data}` (as the single action replies) or "
+        "`{ok: false, code, error}`.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "data": {
+                    "oneOf": [{"type": "boolean", "enum": [True]}, {"type": "string"}],
+                    "description": "kill/remove: true; restart: the id of the job that will run",
+                },
+                "code": {"type": "integer", "description": "403, 404 or 400"},
+                "error": _STR,
+            },
+            "required": ["ok"],
+        },
+    },
+)
 
 JOB_CLASS = component(
     "JobClass",
