@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core4api.openapi import ANY, component
+from jobqueue.api.queries import MAX_SEARCH
 from jobqueue.states import HIGHSTATES, STATES
 
 _STR = {"type": "string"}
@@ -256,6 +257,11 @@ LIST_BODY = {
         "page": {"type": "integer"},
         "per_page": {"type": "integer", "minimum": 1},
         "filter": {"type": "object", "additionalProperties": ANY},
+        "search": {
+            "type": "string",
+            "maxLength": MAX_SEARCH,
+            "description": "text in the id, the name or the arguments (JSON), any case",
+        },
         "sort": {
             "type": "array",
             "items": {"type": "array", "items": ANY, "minItems": 2, "maxItems": 2},

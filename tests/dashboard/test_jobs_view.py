@@ -48,6 +48,10 @@ def test_select_several_jobs_and_act_on_them_with_results_per_job(site, new_page
     expect(failed_row).to_have_attribute("data-state", "failed", timeout=LONG)
     expect(failed_row.locator("td.when")).to_have_text(re.compile(r"^in \d"))  # ~10 min
     expect(failed_row.locator('[data-action="restart"]')).to_have_text("Retry now")
+    failed_row.locator("a").click()
+    expect(page.locator("#view-job .detail-grid")).to_contain_text(re.compile(r"Next run\s*in \d"))
+    expect(page.locator('#view-job [data-action="restart"]')).to_have_text("Retry now")
+    page.click("#view-job .back")
 
     # kill three selected jobs at once: one confirmation, a result per job
     for job_id in [*running, failed]:
