@@ -37,6 +37,8 @@ DEFAULTS = {
     "CORE4_API_QUERY_TIMEOUT": 5.0,
     #: listings with a costly filter that run at once in one server process (0 = no limit)
     "CORE4_API_COSTLY_FILTERS": 1,
+    #: job ids in one ``PUT /job/bulk``
+    "CORE4_JOB_BULK_MAX": 100,
 }
 #: a filter with a regular expression, more conditions or more bytes than these is costly
 COSTLY_CONDITIONS = 10

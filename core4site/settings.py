@@ -236,11 +236,16 @@ CORE4_WORKER_TMP = env.str("CORE4_WORKER_TMP", default="") or None
 #: Fork job processes from a small fork server rather than from the worker (README "The job queue").
 CORE4_WORKER_FORKSERVER = env.bool("CORE4_WORKER_FORKSERVER", default=True)
 #: Management commands the summary-lease holder runs once a day.
-CORE4_WORKER_DAILY_COMMANDS = env.list("CORE4_WORKER_DAILY_COMMANDS", default=["prune_events"])
+CORE4_WORKER_DAILY_COMMANDS = env.list(
+    "CORE4_WORKER_DAILY_COMMANDS", default=["prune_events", "prune_jobs"]
+)
 #: Seconds between queue summaries (float allowed).
 CORE4_SUMMARY_INTERVAL = env.float("CORE4_SUMMARY_INTERVAL", default=1.0)
 #: Captured stdout/stderr kept per job (bytes; the tail is kept).
 CORE4_STDOUT_MAX = env.int("CORE4_STDOUT_MAX", default=1_000_000)
+#: Finished (journaled) jobs are deleted this many days after they left the queue, by
+#: ``manage.py prune_jobs`` (run daily by the worker).
+CORE4_JOB_RETENTION_DAYS = env.int("CORE4_JOB_RETENTION_DAYS", default=30)
 
 # --- events (README "Events") ---------------------------------------------------------------------
 #: Events older than this are deleted by ``manage.py prune_events`` (run daily by the worker).
@@ -289,6 +294,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CORE4_MAX_BODY_BYTES
 CORE4_API_QUERY_TIMEOUT = env.float("CORE4_API_QUERY_TIMEOUT", default=5.0)
 #: listings with a costly filter (a regex, > 10 conditions or > 1 KiB) at once per process
 CORE4_API_COSTLY_FILTERS = env.int("CORE4_API_COSTLY_FILTERS", default=1)
+#: job ids in one ``PUT /job/bulk`` (each is checked and acted on in its own transaction)
+CORE4_JOB_BULK_MAX = env.int("CORE4_JOB_BULK_MAX", default=100)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["core4api.renderers.Core4JSONRenderer"],

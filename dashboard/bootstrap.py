@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core4api.limits import limit
 from dashboard.access import APIS
 from jobqueue import states
 
@@ -44,6 +45,8 @@ def bootstrap() -> dict[str, Any]:
         "states": list(states.STATES),
         "unfinished": list(states.UNFINISHED),
         "restartable": list(states.RESTARTABLE),
+        "waiting": list(states.WAITING),
+        "bulk_max": limit("CORE4_JOB_BULK_MAX"),
         "events": {name: EVENT_TONES.get(name, "info") for name in states.EVENTS},
         "unauthorized": states.UNAUTHORIZED,
         "handlers": APIS,

@@ -66,6 +66,9 @@ class Job(models.Model):
     journaled = models.BooleanField(
         default=False, help_text="finished (complete, removed or restarted): history only"
     )
+    journaled_at = models.DateTimeField(
+        null=True, blank=True, help_text="when it was journaled (the job retention counts from it)"
+    )
 
     # settings
     attempts = models.PositiveIntegerField(default=DEFAULTS["attempts"])
@@ -157,6 +160,12 @@ class Job(models.Model):
                 fields=["removed_at"],
                 condition=Q(journaled=False, removed_at__isnull=False),
                 name="queue_job_removing",
+            ),
+            # the journal by the time jobs left the queue: its listing and retention
+            models.Index(
+                fields=["journaled_at"],
+                condition=Q(journaled=True),
+                name="queue_job_journal",
             ),
         ]
 

@@ -461,12 +461,12 @@ def complete(job_id: str, worker: str, stdout: str = "") -> Job:
         job = _lock_running(job_id, worker)
         now = utcnow()
         fields = _finish(job, COMPLETE, now)
-        job.journaled = True
+        job.journaled, job.journaled_at = True, now
         job.attempts_left -= 1
         job.prog_value, job.prog_message = 1.0, ""
         job.stdout = stdout
-        shifted = _save(job, RUNNING, *fields, "journaled", "attempts_left", "prog_value",
-                        "prog_message", "stdout")  # fmt: skip
+        shifted = _save(job, RUNNING, *fields, "journaled", "journaled_at", "attempts_left",
+                        "prog_value", "prog_message", "stdout")  # fmt: skip
         _emit(COMPLETE_JOB, job, None, shifted)
         notify()
     log.info("done execution with [complete] after [%.0f] sec. - [%s]", job.runtime, job.id)
@@ -626,8 +626,8 @@ def remove(job_id: str, by: str | None = None) -> Job | None:
         if job.removed_at is None or job.state == RUNNING:
             return None
         old = _counted(job)
-        job.journaled = True
-        shifted = _save(job, old, "journaled")
+        job.journaled, job.journaled_at = True, utcnow()
+        shifted = _save(job, old, "journaled", "journaled_at")
         _emit(REMOVE_JOB, job, by, shifted)
     log.warning("successfully journaled and removed job [%s]", job.id)
     return job
@@ -652,8 +652,8 @@ def restart(job_id: str, by: str | None = None) -> Job:
         if job.state not in STOPPED:
             raise JobStateError(f"cannot restart job [{job_id}] in state [{job.state}]")
         old = _counted(job)
-        job.journaled = True
-        _save(job, old, "journaled")
+        job.journaled, job.journaled_at = True, utcnow()
+        _save(job, old, "journaled", "journaled_at")
         from jobqueue.job import SETTINGS
 
         settings = {key: getattr(job, key) for key in SETTINGS}

@@ -76,6 +76,17 @@ def photograph(base_url: str, password: str, out: Path, ids: dict[str, str]) -> 
         admin.wait_for_selector("#jobs-table tbody tr[data-job-id]")
         admin.click("#enqueue-panel summary")
         shoot(admin, out, "jobs")
+        # several jobs selected for one action, then the finished jobs
+        admin.click("#enqueue-panel summary")
+        boxes = admin.locator("#jobs-table tbody td.select input:not([disabled])")
+        for n in range(min(3, boxes.count())):
+            boxes.nth(n).check()
+        shoot(admin, out, "jobs-selected")
+        admin.click("#jobs-bulk-clear")
+        admin.click('#jobs-scope [data-scope="journal"]')
+        admin.wait_for_selector('[data-scope="journal"] #jobs-table tbody tr[data-job-id]')
+        shoot(admin, out, "jobs-finished")
+        admin.click('#jobs-scope [data-scope="queue"]')
         if ids.get("error"):
             admin.goto(f"{base_url}/#/job/{ids['error']}")
             admin.wait_for_selector("#view-job .traceback", timeout=60_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core4api.openapi import ANY, component
+from jobqueue.api.queries import MAX_SEARCH
 from jobqueue.states import HIGHSTATES, STATES
 
 _STR = {"type": "string"}
@@ -31,6 +32,18 @@ JOB = component(
                 ),
             },
             "journal": {"type": "boolean", "description": "finished (history only)"},
+            "journaled_at": {
+                "type": "string",
+                "nullable": True,
+                "description": "UTC ISO-8601: when it left the queue (complete, removed, "
+                "restarted); the retention counts from it",
+            },
+            "ended_at": {
+                "type": "string",
+                "nullable": True,
+                "description": "UTC ISO-8601: when a finished job ended — left the queue, "
+                "or stopped for good (error, killed, inactive); null while unfinished",
+            },
             "flag": {
                 "type": "object",
                 "properties": {
@@ -244,6 +257,11 @@ LIST_BODY = {
         "page": {"type": "integer"},
         "per_page": {"type": "integer", "minimum": 1},
         "filter": {"type": "object", "additionalProperties": ANY},
+        "search": {
+            "type": "string",
+            "maxLength": MAX_SEARCH,
+            "description": "text in the id, the name or the arguments (JSON), any case",
+        },
         "sort": {
             "type": "array",
             "items": {"type": "array", "items": ANY, "minItems": 2, "maxItems": 2},
@@ -251,6 +269,41 @@ LIST_BODY = {
         },
     },
 }
+
+BULK_BODY = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": ["kill", "remove", "restart"]},
+        "ids": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 64},
+            "description": "job ids, at most `CORE4_JOB_BULK_MAX` (default 100)",
+        },
+    },
+    "required": ["action", "ids"],
+}
+
+BULK_RESULT = component(
+    "JobBulkResult",
+    {
+        "type": "object",
+        "description": "Per job id: `{ok: true, data}` (as the single action replies) or "
+        "`{ok: false, code, error}`.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "data": {
+                    "oneOf": [{"type": "boolean", "enum": [True]}, {"type": "string"}],
+                    "description": "kill/remove: true; restart: the id of the job that will run",
+                },
+                "code": {"type": "integer", "description": "403, 404 or 400"},
+                "error": _STR,
+            },
+            "required": ["ok"],
+        },
+    },
+)
 
 JOB_CLASS = component(
     "JobClass",

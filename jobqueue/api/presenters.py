@@ -15,7 +15,7 @@ from typing import Any
 from core4api.ids import isoformat, utcnow
 from jobqueue import services
 from jobqueue.models import Job, WorkerRecord
-from jobqueue.states import FINAL, HIGHSTATE, UNAUTHORIZED
+from jobqueue.states import FINAL, HIGHSTATE, INACTIVE, STOPPED, UNAUTHORIZED
 
 API_ROOT = "/core4/api/v1"
 
@@ -29,6 +29,18 @@ LOG_LINE = re.compile(
 def is_final(job: Job) -> bool:
     """Nothing will happen to this job any more: final state, or taken out of the queue."""
     return job.journaled or job.state in FINAL
+
+
+def ended_at(job: Job) -> datetime | None:
+    """When a finished job ended (``queries.ENDED_AT`` in SQL): when it left the queue, or —
+    stopped for good and still in it — when it became inactive or last finished; None for a
+    job that is not finished."""
+    if job.journaled:
+        return job.journaled_at or job.finished_at or job.enqueued_at
+    if job.state not in STOPPED:
+        return None
+    at = job.inactive_at if job.state == INACTIVE else job.finished_at
+    return at or job.finished_at or job.enqueued_at
 
 
 def job_url(job_id: str | None) -> str | None:
@@ -50,6 +62,8 @@ def job_document(job: Job, readable: bool, now: datetime | None = None) -> dict[
         "qual_name": job.name if readable else UNAUTHORIZED,
         **data,
         "journal": journal,
+        "journaled_at": isoformat(job.journaled_at),
+        "ended_at": isoformat(ended_at(job)),
         "highstate": HIGHSTATE.get(job.state, job.state),
         "flag": {
             "zombie": job.zombie_at is not None,

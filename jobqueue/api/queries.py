@@ -9,12 +9,16 @@ about it. Which names are readable is decided in Python with the permission engi
 
 from __future__ import annotations
 
-from django.db.models import Case, CharField, F, JSONField, QuerySet, Value, When
+from django.db.models import Case, CharField, DateTimeField, F, JSONField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 
 from accounts.permissions import Access
-from core4api.filters import Field, to_datetime
+from core4api.arguments import argument
+from core4api.exceptions import BadRequest
+from core4api.filters import Field, FilterSpec, to_datetime
 from jobqueue.api.presenters import UNAUTHORIZED
 from jobqueue.models import Job
+from jobqueue.states import INACTIVE, STOPPED
 
 #: API filter keys → masked columns (``visible_*``) and the job's own columns.
 JOB_FIELDS = {
@@ -44,6 +48,25 @@ JOB_FIELDS = {
 }
 JOB_SEARCH = ("qual_name",)
 
+#: The journal's filter keys: the queue's, and when and whether the job finished.
+JOURNAL_FIELDS = {
+    **JOB_FIELDS,
+    "journal": Field("journaled", "value"),
+    "journaled_at": Field("journaled_at", "value", convert=to_datetime),
+    "finished_at": Field("finished_at", "value", convert=to_datetime),
+    "ended_at": Field("ended_at", "value", convert=to_datetime),
+    "runtime": Field("runtime", "value"),
+}
+#: What the ``search`` argument matches (case-insensitive substring): id, masked name, masked
+#: arguments (their JSON text).
+SEARCH_FIELDS = {
+    "_id": Field("id"),
+    "qual_name": Field("visible_name"),
+    "args": Field("visible_args", "json"),
+}
+#: Characters of the ``search`` argument.
+MAX_SEARCH = 200
+
 #: API sort keys → ORM fields.
 SORT_FIELDS = {
     "_id": "id",
@@ -57,6 +80,15 @@ SORT_FIELDS = {
     "enqueued.at": "enqueued_at",
     "started_at": "started_at",
     "prog.value": "prog_value",
+    "query_at": "query_at",
+}
+JOURNAL_SORT_FIELDS = {
+    **SORT_FIELDS,
+    "journal": "journaled",
+    "journaled_at": "journaled_at",
+    "finished_at": "finished_at",
+    "ended_at": "ended_at",
+    "runtime": "runtime",
 }
 
 
@@ -67,7 +99,34 @@ def readable_names(access: Access, queryset: QuerySet) -> list[str]:
 
 def masked_queue(access: Access) -> QuerySet:
     """Unfinished jobs with ``visible_name`` / ``visible_args`` annotated for ``access``."""
-    queryset = Job.objects.filter(journaled=False)
+    return masked(access, Job.objects.filter(journaled=False))
+
+
+#: When a finished job ended: when it left the queue (journaled), else — a stopped job still
+#: in the queue — when it became inactive or last finished. ``presenters.ended_at`` is the
+#: same in Python.
+ENDED_AT = Coalesce(
+    Case(
+        When(journaled=True, then=F("journaled_at")),
+        When(state=INACTIVE, then=F("inactive_at")),
+        default=F("finished_at"),
+        output_field=DateTimeField(),
+    ),
+    F("finished_at"),
+    F("enqueued_at"),
+    output_field=DateTimeField(),
+)
+
+
+def masked_journal(access: Access) -> QuerySet:
+    """Finished jobs — journaled (complete, removed, restarted) or stopped for good and still
+    in the queue (error, killed, inactive) — masked as ``masked_queue``, with ``ended_at``."""
+    journal = Job.objects.filter(Q(journaled=True) | Q(state__in=STOPPED))
+    return masked(access, journal).annotate(ended_at=ENDED_AT)
+
+
+def masked(access: Access, queryset: QuerySet) -> QuerySet:
+    """``queryset`` with ``visible_name`` / ``visible_args`` annotated for ``access``."""
     if access.is_admin:
         return queryset.annotate(visible_name=F("name"), visible_args=F("args"))
     readable = readable_names(access, queryset)
@@ -83,3 +142,14 @@ def masked_queue(access: Access) -> QuerySet:
             output_field=JSONField(),
         ),
     )
+
+
+def search(request, queryset: QuerySet) -> QuerySet:
+    """The ``search`` argument: a case-insensitive substring of the id, the (masked) name or
+    the (masked) arguments' JSON text — combined with ``filter``, not instead of it."""
+    text = argument(request, "search", "", str).strip()
+    if not text:
+        return queryset
+    if len(text) > MAX_SEARCH:
+        raise BadRequest(f"parameter [search] longer than {MAX_SEARCH} characters")
+    return FilterSpec(SEARCH_FIELDS, tuple(SEARCH_FIELDS)).apply(queryset, text)

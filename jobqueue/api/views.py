@@ -19,9 +19,10 @@ from rest_framework.response import Response
 from accounts.api_permissions import access_of
 from accounts.revocation import stream_guard
 from core4api.arguments import argument, arguments
-from core4api.exceptions import BadRequest, Forbidden, error_response
+from core4api.exceptions import BadRequest, Core4Error, Forbidden, error_response
 from core4api.filters import Core4Filter, Core4Sort
 from core4api.ids import utcnow
+from core4api.limits import limit, too_big
 from core4api.openapi import (
     ERROR,
     FILTER,
@@ -38,7 +39,17 @@ from jobqueue import services
 from jobqueue.api import openapi
 from jobqueue.api.errors import job_errors
 from jobqueue.api.presenters import job_document, log_item, output_lines, worker_document
-from jobqueue.api.queries import JOB_FIELDS, JOB_SEARCH, SORT_FIELDS, masked_queue
+from jobqueue.api.queries import (
+    JOB_FIELDS,
+    JOB_SEARCH,
+    JOURNAL_FIELDS,
+    JOURNAL_SORT_FIELDS,
+    MAX_SEARCH,
+    SORT_FIELDS,
+    masked_journal,
+    masked_queue,
+    search,
+)
 from jobqueue.api.streaming import event_stream, follow_job
 from jobqueue.job import SETTINGS
 from jobqueue.models import Job
@@ -59,9 +70,22 @@ SORT = query(
     str,
     'JSON list of `[field, 1|-1]` (default `[["_id", 1]]`) or one field name with `order`; '
     "fields `_id qual_name state priority force trial attempts_left enqueued.at started_at "
-    "prog.value`",
+    "prog.value query_at`",
+)
+JOURNAL_SORT = query(
+    "sort",
+    str,
+    'JSON list of `[field, 1|-1]` (default `[["ended_at", -1]]`, the latest first) or one '
+    "field name with `order`; fields those of `/job` and `ended_at journaled_at finished_at "
+    "runtime journal`",
 )
 ORDER = query("order", int, "1 ascending, -1 descending (with a field name in `sort`)")
+SEARCH = query(
+    "search",
+    {"type": "string", "maxLength": MAX_SEARCH},
+    "case-insensitive text in the id, the name or the arguments (JSON) of the job; "
+    "combined with `filter`",
+)
 STREAM_RESPONSES = {(200, "text/event-stream"): SSE}
 
 
@@ -101,9 +125,10 @@ class JobView(Core4APIView):
         guard = stream_guard(request.user, request.auth, (self.core4_name, "GET"))
         return event_stream(follow_job(job_id, guard=guard, **options))
 
-    def list_jobs(self, request) -> Response:
+    def list_jobs(self, request, journal: bool = False) -> Response:
         access = self.access
-        queryset = self.filter_queryset(masked_queue(access))
+        queryset = masked_journal(access) if journal else masked_queue(access)
+        queryset = self.filter_queryset(search(request, queryset))
         can_read = lru_cache(maxsize=None)(access.can_read_job)
         now = utcnow()
         try:
@@ -115,9 +140,9 @@ class JobView(Core4APIView):
 _LIST = extend_schema(
     summary="Unfinished jobs, paged",
     description="Jobs the user may not read are listed as `UnauthorizedJob` without "
-    "arguments (and count in `total_count`); filters and sort on `qual_name`/`args` see "
-    "only what the user may read.",
-    parameters=[PAGE, PER_PAGE, FILTER, SORT, ORDER],
+    "arguments (and count in `total_count`); filters, search and sort on `qual_name`/`args` "
+    "see only what the user may read. Finished jobs: `/job/journal`.",
+    parameters=[PAGE, PER_PAGE, FILTER, SORT, ORDER, SEARCH],
     request={"application/json": openapi.LIST_BODY},
     responses={200: paged(openapi.JOB)},
 )
@@ -217,6 +242,37 @@ class JobQueueView(JobView):
         return self.list_jobs(request)
 
 
+class JobJournalView(JobView):
+    """``GET|POST /job/journal``: finished jobs, the latest first, within the retention."""
+
+    filter_fields = JOURNAL_FIELDS
+    sort_fields = JOURNAL_SORT_FIELDS
+    default_sort = (("ended_at", -1),)
+
+    _JOURNAL = extend_schema(
+        summary="Finished jobs, paged (the latest first)",
+        description="Jobs that completed, were removed or restarted (`journal: true`, kept "
+        "`CORE4_JOB_RETENTION_DAYS` after they left the queue), and jobs stopped for good "
+        "that are still in the queue (`error`, `killed`, `inactive`: also in `/job` until "
+        "restarted or removed). `ended_at` is when the job left the queue, or when it "
+        "stopped; filter a time range with e.g. "
+        '`{"ended_at": {"$gte": "2026-11-29T00:00:00", "$lt": "2026-11-30T00:00:00"}}` (UTC). '
+        "Masked as `/job`: jobs the user may not read are `UnauthorizedJob`, and filters, "
+        "search and sort on name or arguments see only what the user may read.",
+        parameters=[PAGE, PER_PAGE, FILTER, JOURNAL_SORT, ORDER, SEARCH],
+        request={"application/json": openapi.LIST_BODY},
+        responses={200: paged(openapi.JOB)},
+    )
+
+    @_JOURNAL
+    def get(self, request) -> Response:
+        return self.list_jobs(request, journal=True)
+
+    @_JOURNAL
+    def post(self, request) -> Response:
+        return self.list_jobs(request, journal=True)
+
+
 class JobDetailView(JobView):
     """``GET /job/<id>`` and ``GET /job/detail/<id>``."""
 
@@ -301,6 +357,56 @@ class JobActionView(JobView):
 
     def unknown_action(self, request, action: str) -> Response:
         return error_response(405, f"unknown action {request.method} [{action[:100]}]")
+
+
+class JobBulkView(JobView):
+    """``PUT /job/bulk``: one action on many jobs, each checked and done on its own."""
+
+    @extend_schema(
+        summary="Kill, remove or restart many jobs, with a result per job",
+        description="`ids` lists at most `CORE4_JOB_BULK_MAX` job ids (default 100; more is "
+        "a 400 naming the setting). Each job is checked (`job://<qual_name>/x`) and acted "
+        "on separately, as `PUT /job/<action>/<id>` would: one that fails does not stop "
+        "the others. `data` maps every id to `{ok: true, data}` (`data` as the single "
+        "action replies: `true`, or restart's id of the job that will run) or "
+        "`{ok: false, code, error}` (403 not allowed, 404 unknown or finished, 400 not "
+        "possible in its state); an error names only the id of a job the user may not read.",
+        request={"application/json": openapi.BULK_BODY},
+        responses={
+            (200, "application/json"): envelope(openapi.BULK_RESULT),
+            (400, "application/json"): OpenApiResponse(
+                ERROR, "unknown action, bad or too many ids"
+            ),
+        },
+    )
+    def put(self, request) -> Response:
+        action = argument(request, "action", as_type=str)
+        if action not in ACTIONS:
+            raise BadRequest(f"parameter [action] must be one of {list(ACTIONS)}")
+        ids = argument(request, "ids", as_type=list)
+        maximum = limit("CORE4_JOB_BULK_MAX")
+        if len(ids) > maximum:
+            raise too_big(f"{len(ids)} ids", "CORE4_JOB_BULK_MAX")
+        if not all(isinstance(job_id, str) and 0 < len(job_id) <= 64 for job_id in ids):
+            raise BadRequest("parameter [ids] must be a list of job ids")
+        results: dict[str, dict[str, Any]] = {}
+        for job_id in dict.fromkeys(ids):
+            try:
+                results[job_id] = {"ok": True, "data": self.act_on(action, job_id)}
+            except Core4Error as exc:
+                results[job_id] = {"ok": False, "code": exc.status_code, "error": exc.error}
+        return Response(results)
+
+    def act_on(self, action: str, job_id: str) -> bool | str:
+        job = self.executable_job(job_id)
+        with job_errors():
+            if action == "kill":
+                services.kill(job.id, by=self.by)
+                return True
+            if action == "remove":
+                services.remove(job.id, by=self.by)
+                return True
+            return services.restart(job.id, by=self.by).id
 
 
 class SystemView(Core4APIView):

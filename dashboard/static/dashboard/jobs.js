@@ -1,19 +1,37 @@
-// Jobs: the paged, filterable list; the detail with live output; kill/remove/restart and
-// the enqueue form, offered where the server says the user may execute the job.
+// Jobs: the paged, filterable, sortable list — unfinished jobs (the queue) or finished ones
+// (the journal) — with selection and one action on many jobs; the detail with live output;
+// kill/remove/restart and the enqueue form, offered where the server says the user may
+// execute the job.
 
 import { ApiError, call, get } from "./api.js";
 import {
-  $, clear, confirmDialog, deniedNote, flagBadges, fmtAgo, fmtDateTime, fmtDuration, h,
-  progressBar, stateBadge, toast,
+  $, $$, clear, confirmDialog, deniedNote, flagBadges, fmtAgo, fmtDateTime, fmtDuration, h,
+  parseTime, progressBar, stateBadge, toast,
 } from "./dom.js";
-import { RESTARTABLE, STATES } from "./server.js";
+import { ALL_STATES, BULK_MAX, RESTARTABLE, STATES, WAITING } from "./server.js";
 
 const PER_PAGE = 25;
 const MAX_LINES = 5000;
+/** Jobs "select all matching" selects at most (it reads them from the listing, 1000 a page). */
+export const SELECT_MAX = 1000;
+
+/** The two listings: the queue (``/job``) and the journal of finished jobs (``/job/journal``). */
+const SCOPES = {
+  queue: {
+    path: "job", title: "Jobs in the queue", states: () => STATES, time: "enqueued.at",
+    timeLabel: "enqueued", when: ["query_at", "Next run"], sort: ["enqueued.at", -1],
+    empty: "The queue is empty.", noMatch: "No unfinished job matches the filter.",
+  },
+  journal: {
+    path: "job/journal", title: "Finished jobs", states: () => ALL_STATES, time: "ended_at",
+    timeLabel: "ended", when: ["ended_at", "Ended"], sort: ["ended_at", -1],
+    empty: "No finished job within the retention.", noMatch: "No finished job matches the filter.",
+  },
+};
 
 /** Which actions make sense for a job in its current state. */
 export function actionsFor(job) {
-  if (job.journal) return job.state === "complete" ? [] : (RESTARTABLE.includes(job.state) ? ["restart"] : []);
+  if (job.journal) return []; // out of the queue: history only
   const actions = [];
   if (job.state === "running") actions.push("kill");
   if (!job.flag?.removed) actions.push("remove");
@@ -30,11 +48,36 @@ export function attemptOf(job) {
   return `${used} / ${job.attempts}`;
 }
 
+/** A button's word: restart of a deferred or failed job runs it now, the same job. */
+export function actionLabel(action, job) {
+  if (action === "restart" && WAITING.includes(job.state)) return "Retry now";
+  return action[0].toUpperCase() + action.slice(1);
+}
+
 const ACTION_TEXT = {
   kill: ["Kill job", "The job's process will be killed (SIGKILL) and the job ends as killed."],
   remove: ["Remove job", "The job will be taken out of the queue once it is not running."],
   restart: ["Restart job", "The job will run again (a killed, inactive or failed-for-good job runs as a new job)."],
 };
+const BULK_TEXT = {
+  kill: ["Kill", "Running jobs among them are killed (SIGKILL) and end as killed."],
+  remove: ["Remove", "They are taken out of the queue (running ones once they stop)."],
+  restart: ["Restart", "Deferred and failed jobs run now (retry now, the same job); killed, inactive and failed-for-good jobs run again as new jobs."],
+};
+
+/** When a waiting job runs next: "in 12 s", "due now", "–". */
+export function fmtDue(value) {
+  const d = parseTime(value);
+  if (!d) return "–";
+  const s = (d.getTime() - Date.now()) / 1000;
+  return s <= 0 ? "due now" : `in ${fmtDuration(Math.round(s))}`;
+}
+
+/** A ``datetime-local`` value (the browser's zone) as the API's UTC ISO text. */
+function toUtc(value) {
+  const d = value ? new Date(value) : null;
+  return d && !isNaN(d) ? d.toISOString().replace(/Z$/, "") : null;
+}
 
 export class Jobs {
   constructor(app) {
@@ -45,32 +88,97 @@ export class Jobs {
     this.pager = $("#jobs-pager");
     this.error = $("#jobs-error");
     this.page = 0;
+    this.scope = "queue";
+    this.sort = null; // [key, 1|-1]; null: the scope's default
+    this.selected = new Map(); // id -> qual_name, across pages
+    this.total = 0;
     this.nameFilter = $("#jobs-filter-name");
     this.stateFilter = $("#jobs-filter-state");
-    for (const s of STATES) this.stateFilter.append(h("option", { value: s, text: s }));
+    this.fromFilter = $("#jobs-filter-from");
+    this.toFilter = $("#jobs-filter-to");
+    this.stateOptions();
     this.nameFilter.addEventListener("input", () => this.refilter());
-    this.stateFilter.addEventListener("change", () => this.refilter());
+    for (const input of [this.stateFilter, this.fromFilter, this.toFilter]) {
+      input.addEventListener("change", () => this.refilter());
+    }
+    for (const button of $$("#jobs-scope button")) {
+      button.addEventListener("click", () => this.setScope(button.dataset.scope));
+    }
+    for (const th of $$("#jobs-table th[data-sort]")) th.addEventListener("click", () => this.sortBy(th.dataset.sort));
+    $("#jobs-select-page").addEventListener("change", (ev) => this.selectPage(ev.target.checked));
+    $("#jobs-select-matching").addEventListener("click", () => this.selectMatching());
+    for (const button of $$("#jobs-bulk [data-bulk]")) button.addEventListener("click", () => this.bulk(button.dataset.bulk));
+    $("#jobs-bulk-clear").addEventListener("click", () => { this.selected.clear(); this.renderSelection(); });
     $("#enqueue-form").addEventListener("submit", (ev) => this.enqueue(ev));
     this.follow = null;
     this.current = null;
   }
 
+  stateOptions() {
+    const keep = this.stateFilter.value;
+    const states = SCOPES[this.scope].states();
+    clear(this.stateFilter, h("option", { value: "", text: "all states" }),
+      states.map((s) => h("option", { value: s, text: s })));
+    this.stateFilter.value = states.includes(keep) ? keep : "";
+  }
+
+  setScope(scope) {
+    if (!SCOPES[scope] || scope === this.scope) return;
+    this.scope = scope;
+    this.sort = null;
+    this.page = 0;
+    this.selected.clear();
+    this.stateOptions();
+    for (const button of $$("#jobs-scope button")) button.classList.toggle("active", button.dataset.scope === scope);
+    this.root.dataset.scope = scope;
+    const { title, timeLabel, when } = SCOPES[scope];
+    $("#jobs-title").textContent = title;
+    $("#jobs-time-label").textContent = timeLabel;
+    const head = $("#jobs-when-head");
+    head.dataset.sort = when[0];
+    head.textContent = when[1];
+    this.load();
+  }
+
+  sortBy(key) {
+    const [current, direction] = this.sort || SCOPES[this.scope].sort;
+    this.sort = [key, current === key ? -direction : 1];
+    this.page = 0;
+    this.load();
+  }
+
   refilter() {
     clearTimeout(this.filterTimer);
-    this.filterTimer = setTimeout(() => { this.page = 0; this.load(); }, 250);
+    this.filterTimer = setTimeout(() => { this.page = 0; this.selected.clear(); this.load(); }, 250);
   }
 
   filterDoc() {
     const doc = {};
-    const name = this.nameFilter.value.trim();
-    if (name) doc.qual_name = { $regex: name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") };
     if (this.stateFilter.value) doc.state = this.stateFilter.value;
+    const range = {};
+    const from = toUtc(this.fromFilter.value);
+    const to = toUtc(this.toFilter.value);
+    if (from) range.$gte = from;
+    if (to) range.$lt = to;
+    if (from || to) doc[SCOPES[this.scope].time] = range;
     return Object.keys(doc).length ? doc : null;
   }
 
+  /** The listing's arguments for ``page``: filter, search (id, name, arguments), sort. */
+  query(page, perPage) {
+    return {
+      page, per_page: perPage, filter: this.filterDoc(),
+      search: this.nameFilter.value.trim(), sort: [this.sort || SCOPES[this.scope].sort],
+    };
+  }
+
   showName(name) {
+    this.setScope("queue");
     this.nameFilter.value = name;
     this.stateFilter.value = "";
+    this.fromFilter.value = "";
+    this.toFilter.value = "";
+    this.selected.clear();
     this.page = 0;
   }
 
@@ -80,43 +188,177 @@ export class Jobs {
       clear($("#panel-jobs .panel-body"), deniedNote("the job API", this.app.handler("job")));
       return;
     }
+    const scope = SCOPES[this.scope];
+    const seq = this.loadSeq = (this.loadSeq || 0) + 1; // only the latest load renders
     let reply;
     try {
-      reply = await get("job", { page: this.page, per_page: PER_PAGE, filter: this.filterDoc(), sort: "enqueued.at", order: -1 });
+      reply = await get(scope.path, this.query(this.page, PER_PAGE));
     } catch (exc) {
+      if (seq !== this.loadSeq) return;
       this.error.textContent = exc.message;
       this.error.hidden = false;
       return;
     }
-    this.error.hidden = true;
     const jobs = reply.data || [];
     for (const job of jobs) this.app.rememberName(job._id, job.qual_name);
     await this.app.loadAccess(jobs.map((j) => j.qual_name));
-    this.root.dataset.total = String(reply.total_count ?? jobs.length);
+    if (seq !== this.loadSeq) return;
+    this.error.hidden = true;
+    this.total = reply.total_count ?? jobs.length;
+    this.root.dataset.total = String(this.total);
+    this.onPage = jobs;
     clear(this.body, jobs.map((job) => this.row(job)));
-    if (!jobs.length) this.body.append(h("tr", { class: "empty-row" }, h("td", { colspan: 8, text: this.filterDoc() ? "No unfinished job matches the filter." : "The queue is empty." })));
+    const filtered = this.filterDoc() || this.nameFilter.value.trim();
+    if (!jobs.length) this.body.append(h("tr", { class: "empty-row" }, h("td", { colspan: 10, text: filtered ? scope.noMatch : scope.empty })));
     this.renderPager(reply);
+    this.renderSortHeads();
+    this.renderSelection();
+  }
+
+  selectable(job) {
+    return this.app.canExecute(job.qual_name) && actionsFor(job).length > 0;
   }
 
   row(job) {
+    const when = this.scope === "journal"
+      ? h("td", { class: "time when", title: fmtDateTime(job.ended_at), text: fmtAgo(job.ended_at) })
+      : h("td", { class: "time when", title: job.query_at ? fmtDateTime(job.query_at) : "", text: fmtDue(job.query_at) });
+    const box = h("input", {
+      type: "checkbox", "aria-label": `Select job ${job._id}`, disabled: !this.selectable(job),
+      onchange: (ev) => {
+        if (ev.target.checked) this.selected.set(job._id, job.qual_name);
+        else this.selected.delete(job._id);
+        this.renderSelection();
+      },
+    });
     return h("tr", { dataset: { jobId: job._id, state: job.state } },
+      h("td", { class: "select" }, box),
       h("td", {}, h("a", { class: "mono", href: `#/job/${encodeURIComponent(job._id)}`, text: job._id })),
       h("td", { class: "name", text: job.qual_name }),
       h("td", {}, stateBadge(job.state)),
       h("td", { class: "progress-cell" }, progressBar(job.prog?.value, job.prog?.message)),
       h("td", { title: fmtDateTime(job.enqueued?.at), text: `${fmtAgo(job.enqueued?.at)} by ${job.enqueued?.by || "?"}` }),
+      when,
       h("td", { class: "num", text: attemptOf(job) }),
       h("td", { class: "flags" }, flagBadges(job.flag)),
       h("td", { class: "actions" }, this.buttons(job, true)));
+  }
+
+  renderSortHeads() {
+    const [key, direction] = this.sort || SCOPES[this.scope].sort;
+    for (const th of $$("#jobs-table th[data-sort]")) {
+      if (th.dataset.sort === key) th.setAttribute("aria-sort", direction === 1 ? "ascending" : "descending");
+      else th.removeAttribute("aria-sort");
+    }
   }
 
   renderPager(reply) {
     const pages = reply.page_count || 0;
     const page = reply.page || 0;
     clear(this.pager,
-      h("button", { class: "btn btn-small", disabled: page <= 0, text: "‹ Newer", onclick: () => { this.page = page - 1; this.load(); } }),
+      h("button", { class: "btn btn-small", disabled: page <= 0, text: "‹ Previous", onclick: () => { this.page = page - 1; this.load(); } }),
       h("span", { class: "muted", text: pages ? `page ${page + 1} of ${pages} · ${reply.total_count} jobs` : "no jobs" }),
-      h("button", { class: "btn btn-small", disabled: page + 1 >= pages, text: "Older ›", onclick: () => { this.page = page + 1; this.load(); } }));
+      h("button", { class: "btn btn-small", disabled: page + 1 >= pages, text: "Next ›", onclick: () => { this.page = page + 1; this.load(); } }));
+  }
+
+  // --- selection and actions on many jobs ---------------------------------------------------
+  renderSelection() {
+    const selectable = (this.onPage || []).filter((job) => this.selectable(job));
+    for (const tr of $$("tr[data-job-id]", this.body)) {
+      const on = this.selected.has(tr.dataset.jobId);
+      tr.classList.toggle("selected", on);
+      const box = $("td.select input", tr);
+      if (box) box.checked = on;
+    }
+    const pageBox = $("#jobs-select-page");
+    const chosen = selectable.filter((job) => this.selected.has(job._id)).length;
+    pageBox.checked = selectable.length > 0 && chosen === selectable.length;
+    pageBox.indeterminate = chosen > 0 && chosen < selectable.length;
+    pageBox.disabled = selectable.length === 0;
+    const n = this.selected.size;
+    $("#jobs-bulk").hidden = n === 0;
+    this.root.dataset.selected = String(n);
+    $("#jobs-bulk-count").textContent = `${n} job${n === 1 ? "" : "s"} selected`;
+    const more = $("#jobs-select-matching");
+    more.hidden = !(pageBox.checked && this.total > n);
+    more.disabled = this.total > SELECT_MAX;
+    more.textContent = this.total > SELECT_MAX
+      ? `${this.total} jobs match: narrow the filter to select them all (at most ${SELECT_MAX})`
+      : `Select all ${this.total} matching jobs`;
+  }
+
+  selectPage(on) {
+    for (const job of this.onPage || []) {
+      if (!this.selectable(job)) continue;
+      if (on) this.selected.set(job._id, job.qual_name);
+      else this.selected.delete(job._id);
+    }
+    this.renderSelection();
+  }
+
+  /** Every job matching the filter that the user may act on, read from the listing. */
+  async selectMatching() {
+    const scope = SCOPES[this.scope];
+    const found = [];
+    try {
+      for (let page = 0; found.length < SELECT_MAX; page++) {
+        const reply = await get(scope.path, this.query(page, SELECT_MAX));
+        found.push(...(reply.data || []));
+        if (page + 1 >= (reply.page_count || 0)) break;
+      }
+    } catch (exc) {
+      toast(`Could not select the matching jobs: ${exc.message}`, "error");
+      return;
+    }
+    await this.app.loadAccess(found.map((job) => job.qual_name));
+    for (const job of found.slice(0, SELECT_MAX)) {
+      if (this.selectable(job)) this.selected.set(job._id, job.qual_name);
+    }
+    this.renderSelection();
+  }
+
+  /** One action on the selected jobs: one confirmation, ``PUT /job/bulk`` in chunks of
+   *  ``CORE4_JOB_BULK_MAX`` ids, a result per job. */
+  async bulk(action) {
+    const ids = [...this.selected.keys()];
+    if (!ids.length) return;
+    const [verb, text] = BULK_TEXT[action];
+    const title = `${verb} ${ids.length} job${ids.length === 1 ? "" : "s"}`;
+    const ok = await confirmDialog(title, `${text}\n\nEach job is checked and acted on by itself; you get a result per job.`, verb);
+    if (!ok) return;
+    const results = {};
+    for (let i = 0; i < ids.length; i += BULK_MAX) {
+      const chunk = ids.slice(i, i + BULK_MAX);
+      try {
+        Object.assign(results, (await call("PUT", "job/bulk", { body: { action, ids: chunk } })).data);
+      } catch (exc) {
+        for (const id of chunk) results[id] = { ok: false, error: exc.message };
+      }
+    }
+    const names = new Map(this.selected);
+    this.selected.clear();
+    this.showResults(action, results, names);
+    this.app.refreshSoon();
+  }
+
+  showResults(action, results, names) {
+    const box = $("#jobs-bulk-results");
+    const entries = Object.entries(results);
+    const failed = entries.filter(([, r]) => !r.ok).length;
+    const verb = BULK_TEXT[action][0];
+    const link = (id) => h("a", { class: "mono", href: `#/job/${encodeURIComponent(id)}`, text: id });
+    clear(box,
+      h("strong", { text: `${verb}: ${entries.length - failed} of ${entries.length} done${failed ? `, ${failed} failed` : ""}.` }),
+      " ",
+      h("button", { type: "button", class: "btn btn-small", text: "Dismiss", onclick: () => { box.hidden = true; } }),
+      h("ul", {}, entries.map(([id, r]) => h("li", {
+        class: r.ok ? "bulk-ok" : "bulk-failed", dataset: { jobId: id, ok: String(Boolean(r.ok)) },
+      }, link(id), ` ${names.get(id) || ""}: `,
+      r.ok
+        ? (typeof r.data === "string" && r.data !== id ? ["restarted as ", link(r.data)] : "done")
+        : r.error || "failed"))));
+    box.hidden = false;
+    toast(`${verb}: ${entries.length - failed} of ${entries.length} done`, failed ? "error" : "ok");
   }
 
   buttons(job, small = false) {
@@ -124,7 +366,7 @@ export class Jobs {
     return actionsFor(job).map((action) => h("button", {
       class: `btn ${small ? "btn-small" : ""} ${action === "restart" ? "" : "btn-danger-outline"}`,
       dataset: { action },
-      text: action[0].toUpperCase() + action.slice(1),
+      text: actionLabel(action, job),
       onclick: () => this.act(action, job),
     }));
   }
@@ -228,6 +470,8 @@ export class Jobs {
       ["Enqueued", `${fmtDateTime(e.at)} by ${e.by || "?"} on ${e.hostname || "?"}`],
       ["Started", fmtDateTime(job.started_at)],
       ["Finished", fmtDateTime(job.finished_at)],
+      ["Next run", job.query_at ? `${fmtDue(job.query_at)} (${fmtDateTime(job.query_at)})` : "–"],
+      ["Ended", job.ended_at ? `${fmtDateTime(job.ended_at)}${job.journal ? ", out of the queue" : ""}` : "–"],
       ["Runtime", fmtDuration(job.runtime)],
       ["Attempt", `${attemptOf(job).replace(" / ", " of ")} (${job.attempts_left ?? "?"} left), run ${job.trial ?? 0} (deferrals count as runs)`],
       ["Priority", job.priority ?? 0],

@@ -9,6 +9,10 @@ export const ALL_STATES = SERVER.states;
 export const STATES = SERVER.unfinished;
 /** States ``restart`` applies to. */
 export const RESTARTABLE = SERVER.restartable;
+/** States ``restart`` runs now, the same job: "retry now". */
+export const WAITING = SERVER.waiting;
+/** Job ids in one ``PUT /job/bulk`` (``CORE4_JOB_BULK_MAX``). */
+export const BULK_MAX = SERVER.bulk_max;
 export const STATE_LABELS = Object.fromEntries(ALL_STATES.map((s) => [s, s.charAt(0).toUpperCase() + s.slice(1)]));
 /** Queue event name -> its tone in the stream (CSS class ``ev-<tone>``), in the server's order. */
 export const EVENT_TONES = SERVER.events;
