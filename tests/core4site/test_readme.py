@@ -93,11 +93,16 @@ def test_every_readme_command_runs_in_order(live_stack):
     env = {**stack.env, "PYTHONUNBUFFERED": "1"}
     background: list[tuple[Block, subprocess.Popen, object]] = []
     ran = []
+    shell = stack.tmp / "readme-shell.env"
+    shell.write_text("")
     try:
         for block in blocks(README.read_text()):
             if block.mode == "skip":
                 continue
             code = rewrite(block.code, address)
+            if block.lang == "bash":
+                # one terminal: variables of earlier blocks ($API, $AUTH, $JOB …) carry over
+                code = f'. "{shell}"\nset -a\n{code}\nexport -p > "{shell}"\n'
             command = (
                 ["bash", "-euo", "pipefail", "-c", code]
                 if block.lang == "bash"
