@@ -44,7 +44,9 @@ def new_page(browser):
 
     def make(viewport=None, **options):
         """``options`` go to the browser context: ``timezone_id``, ``locale``, ``color_scheme``…"""
-        context = browser.new_context(viewport=viewport or {"width": 1440, "height": 900}, **options)
+        context = browser.new_context(
+            viewport=viewport or {"width": 1440, "height": 900}, **options
+        )
         context.set_default_timeout(30_000)
         contexts.append(context)
         page = context.new_page()

@@ -148,13 +148,18 @@ def test_times_are_shown_in_the_browsers_zone(site, new_page, zone, locale, just
 
 
 def in_view(page, selector: str) -> None:
-    """Every element of ``selector`` is shown whole, inside the viewport's width."""
+    """Every element of ``selector`` is shown whole, inside the viewport's width (retried a
+    little: a live view may re-render between two looks)."""
     width = page.viewport_size["width"]
-    items = page.locator(selector)
-    assert items.count(), selector
-    for n in range(items.count()):
-        box = items.nth(n).bounding_box()
-        assert box and box["width"] > 0, (selector, n)
+
+    def boxes():
+        items = page.locator(selector)
+        found = [items.nth(n).bounding_box() for n in range(items.count())]
+        return found if found and all(found) else None
+
+    found = wait_for(boxes, 10, message=f"{selector} not shown")
+    for n, box in enumerate(found):
+        assert box["width"] > 0, (selector, n)
         assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (selector, n, box, width)
 
 
