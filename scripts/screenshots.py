@@ -6,7 +6,8 @@
 Without ``--url`` it runs the product the way the tests do (``tests/support.py``'s
 ``LiveStack``: migrate, daphne, a worker) on a fresh database, fills the queue with a few
 example jobs (running, pending, deferred, failing, killed) and a user ``test`` that may only
-read the queue history, and photographs the views as ``admin`` and as ``test``. Needs the
+read the queue history, and photographs the views as ``admin`` and as ``test`` — on a desktop,
+at phone width (390 px) and in dark mode (``prefers-color-scheme: dark``). Needs the
 Debian package ``chromium`` and Playwright (requirements-dev.txt).
 """
 
@@ -31,6 +32,7 @@ from tests.support import SEED_USER  # noqa: E402
 
 DUMMY = "jobqueue.jobs.example.DummyJob"
 VIEWPORT = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
 TEST_USER = SEED_USER
 
 
@@ -94,6 +96,33 @@ def photograph(base_url: str, password: str, out: Path, ids: dict[str, str]) -> 
         admin.goto(base_url + "/#/workers")
         admin.wait_for_selector("#workers-table tbody tr[data-worker]")
         shoot(admin, out, "workers")
+        phone = browser.new_context(
+            viewport=PHONE, device_scale_factor=2, is_mobile=True
+        ).new_page()
+        login(phone, base_url, "admin", password)
+        phone.wait_for_selector("#panel-board tbody tr")
+        phone.wait_for_timeout(1500)
+        shoot(phone, out, "overview-phone")
+        phone.click("#nav-jobs")
+        phone.wait_for_selector("#jobs-table tbody tr[data-job-id]")
+        shoot(phone, out, "jobs-phone")
+        dark = browser.new_context(viewport=VIEWPORT, color_scheme="dark").new_page()
+        login(dark, base_url, "admin", password)
+        dark.click("#panel-history [data-range=live]")
+        dark.wait_for_selector("#panel-board tbody tr")
+        dark.wait_for_timeout(2500)
+        shoot(dark, out, "overview-dark")
+        if ids.get("long"):
+            dark.goto(f"{base_url}/#/job/{ids['long']}")
+            dark.wait_for_selector("#view-job[data-state=running]", timeout=60_000)
+            shoot(dark, out, "job-detail-dark")
+        dark_phone = browser.new_context(
+            viewport=PHONE, device_scale_factor=2, is_mobile=True, color_scheme="dark"
+        ).new_page()
+        login(dark_phone, base_url, "admin", password)
+        dark_phone.goto(base_url + "/#/workers")
+        dark_phone.wait_for_selector("#workers-table tbody tr[data-worker]")
+        shoot(dark_phone, out, "workers-phone-dark")
         user = browser.new_context(viewport=VIEWPORT).new_page()
         try:
             login(user, base_url, "test", TEST_USER["password"])

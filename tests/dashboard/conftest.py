@@ -42,8 +42,11 @@ def new_page(browser):
     """Pages in fresh browser contexts (own cookies), with errors of the page collected."""
     contexts = []
 
-    def make(viewport=None):
-        context = browser.new_context(viewport=viewport or {"width": 1440, "height": 900})
+    def make(viewport=None, **options):
+        """``options`` go to the browser context: ``timezone_id``, ``locale``, ``color_scheme``…"""
+        context = browser.new_context(
+            viewport=viewport or {"width": 1440, "height": 900}, **options
+        )
         context.set_default_timeout(30_000)
         contexts.append(context)
         page = context.new_page()

@@ -2,6 +2,7 @@
 
 import { $, clear, deniedNote, flagBadges, h, progressBar, qualName, stateBadge } from "./dom.js";
 import { STATES, STATE_LABELS, UNAUTHORIZED } from "./server.js";
+import { timeEl } from "./time.js";
 
 export class Board {
   constructor(root, { onName } = {}) {
@@ -59,11 +60,11 @@ export class Board {
         h("td", {}, stateBadge(row.state)),
         h("td", { class: "name" }, name),
         h("td", { class: "num", text: row.n }),
-        h("td", { class: "progress-cell" }, progressBar(row.progress)),
+        h("td", { class: "progress-cell" }, progressBar(row.progress, null, row.state)),
         h("td", { class: "flags" }, flagBadges(row)));
     }));
     this.empty.hidden = this.rows.length > 0;
-    if (created) this.updated.textContent = `updated ${new Date(created).toLocaleTimeString()}`;
+    if (created) clear(this.updated, "updated ", timeEl(created));
   }
 
   deny(handler) {

@@ -39,11 +39,18 @@ export function stateBadge(state) {
   return h("span", { class: `badge state-${String(state)}`, text: STATE_LABELS[state] || String(state) });
 }
 
-export function progressBar(value, message) {
+/** A progress bar. Only a running job's progress is live; in any other state ``state``
+ *  greys it out and says that it is where the job stopped (a killed job keeps the value it
+ *  had when it was killed). */
+export function progressBar(value, message, state) {
   const pct = typeof value === "number" && isFinite(value) ? Math.max(0, Math.min(1, value)) * 100 : null;
-  const bar = h("div", { class: "progress", title: message || "" },
+  const stopped = Boolean(state) && state !== "running" && pct !== null && pct < 100;
+  const where = stopped && pct > 0 ? `${STATE_LABELS[state] || state}: stopped at ${pct.toFixed(0)} %` : null;
+  const title = [where, message].filter(Boolean).join(" — ");
+  const text = pct === null || (stopped && pct === 0) ? "–" : stopped ? `stopped at ${pct.toFixed(0)} %` : `${pct.toFixed(0)} %`;
+  const bar = h("div", { class: `progress${stopped ? " progress-stopped" : ""}`, title },
     h("div", { class: "progress-fill" }),
-    h("span", { class: "progress-text", text: pct === null ? "–" : `${pct.toFixed(0)} %` }));
+    h("span", { class: "progress-text", text }));
   bar.firstChild.style.width = `${pct || 0}%`;
   return bar;
 }
@@ -58,42 +65,9 @@ export function flagBadges(flags) {
   return out;
 }
 
-const pad = (n) => String(n).padStart(2, "0");
-
-export function parseTime(value) {
-  if (!value) return null;
-  const d = new Date(value);
-  return isNaN(d) ? null : d;
-}
-
-export function fmtClock(value) {
-  const d = parseTime(value);
-  return d ? `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` : "–";
-}
-
-export function fmtDateTime(value) {
-  const d = parseTime(value);
-  if (!d) return "–";
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtClock(d)}`;
-}
-
-export function fmtDuration(seconds) {
-  if (typeof seconds !== "number" || !isFinite(seconds)) return "–";
-  if (seconds < 1) return `${(seconds * 1000).toFixed(0)} ms`;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
-  if (m < 60) return `${m} min ${s} s`;
-  const hr = Math.floor(m / 60);
-  return hr < 48 ? `${hr} h ${m % 60} min` : `${Math.floor(hr / 24)} d ${hr % 24} h`;
-}
-
-export function fmtAgo(value) {
-  const d = parseTime(value);
-  if (!d) return "–";
-  const s = Math.max(0, (Date.now() - d.getTime()) / 1000);
-  if (s < 5) return "just now";
-  return s < 60 ? `${Math.round(s)} s ago` : `${fmtDuration(Math.round(s))} ago`;
-}
+// Times live in time.js; the old names stay for the views that import them from here.
+export { fmtAgo, fmtDuration, fmtRelative, fmtTime, parseTime, timeEl, utcTitle } from "./time.js";
+export { fmtTime as fmtClock, fmtTime as fmtDateTime } from "./time.js";
 
 export function toast(text, kind = "info") {
   const box = document.getElementById("toasts");
@@ -135,12 +109,13 @@ export function debounce(fn, ms) {
   };
 }
 
-/** A qualified job name, breakable between module and class: "pkg.mod." + "Class". */
+/** A qualified job name, breakable after each dot: "pkg." "mod." + "Class". */
 export function qualName(name) {
   const text = String(name ?? "");
   const dot = text.lastIndexOf(".");
   if (dot < 0) return h("span", { class: "qual-cls", text });
+  const parts = text.slice(0, dot + 1).split(/(?<=\.)/);
   return h("span", { class: "qual", title: text },
-    h("span", { class: "qual-mod", text: text.slice(0, dot + 1) }), h("wbr"),
+    h("span", { class: "qual-mod" }, parts.flatMap((part) => [part, h("wbr")])),
     h("span", { class: "qual-cls", text: text.slice(dot + 1) }));
 }

@@ -9,6 +9,7 @@ import {
   parseTime, progressBar, stateBadge, toast,
 } from "./dom.js";
 import { ALL_STATES, BULK_MAX, RESTARTABLE, STATES, WAITING } from "./server.js";
+import { fmtSeconds, runtimeEl, timeEl } from "./time.js";
 
 const PER_PAGE = 25;
 const MAX_LINES = 5000;
@@ -236,8 +237,8 @@ export class Jobs {
       h("td", {}, h("a", { class: "mono", href: `#/job/${encodeURIComponent(job._id)}`, text: job._id })),
       h("td", { class: "name", text: job.qual_name }),
       h("td", {}, stateBadge(job.state)),
-      h("td", { class: "progress-cell" }, progressBar(job.prog?.value, job.prog?.message)),
-      h("td", { title: fmtDateTime(job.enqueued?.at), text: `${fmtAgo(job.enqueued?.at)} by ${job.enqueued?.by || "?"}` }),
+      h("td", { class: "progress-cell" }, progressBar(job.prog?.value, job.prog?.message, job.state)),
+      h("td", { class: "enqueued" }, timeEl(job.enqueued?.at, "ago"), ` by ${job.enqueued?.by || "?"}`),
       when,
       h("td", { class: "num", text: attemptOf(job) }),
       h("td", { class: "flags" }, flagBadges(job.flag)),
@@ -465,21 +466,22 @@ export class Jobs {
     const link = (id) => id ? h("a", { class: "mono", href: `#/job/${encodeURIComponent(id)}`, text: id }) : "–";
     const fields = [
       ["State", `${job.state}${job.highstate && job.highstate !== job.state ? ` (${job.highstate})` : ""}${job.journal ? ", journaled" : ""}`],
-      ["Progress", progressBar(job.prog?.value, job.prog?.message)],
+      ["Progress", progressBar(job.prog?.value, job.prog?.message, job.state)],
       ["Progress message", job.prog?.message || "–"],
-      ["Enqueued", `${fmtDateTime(e.at)} by ${e.by || "?"} on ${e.hostname || "?"}`],
-      ["Started", fmtDateTime(job.started_at)],
-      ["Finished", fmtDateTime(job.finished_at)],
-      ["Next run", job.query_at ? `${fmtDue(job.query_at)} (${fmtDateTime(job.query_at)})` : "–"],
-      ["Ended", job.ended_at ? `${fmtDateTime(job.ended_at)}${job.journal ? ", out of the queue" : ""}` : "–"],
-      ["Runtime", fmtDuration(job.runtime)],
+      ["Enqueued", h("span", {}, timeEl(e.at), ` (`, timeEl(e.at, "ago"), `) by ${e.by || "?"} on ${e.hostname || "?"}`)],
+      ["Started", timeEl(job.started_at)],
+      ["Finished", timeEl(job.finished_at)],
+      ["Next run", job.query_at ? h("span", {}, timeEl(job.query_at, "relative"), " (", timeEl(job.query_at), ")") : "–"],
+      ["Ended", job.ended_at ? h("span", {}, timeEl(job.ended_at), job.journal ? ", out of the queue" : "") : "–"],
+      ["Runtime", runtimeEl(job)],
       ["Attempt", `${attemptOf(job).replace(" / ", " of ")} (${job.attempts_left ?? "?"} left), run ${job.trial ?? 0} (deferrals count as runs)`],
       ["Priority", job.priority ?? 0],
       ["Worker", job.locked ? `${job.locked.worker} (${job.locked.hostname}, pid ${job.locked.pid})` : (job.worker || "any")],
       ["Parent", link(e.parent_id)],
       ["Child", link(e.child_id)],
-      ["Wall / zombie time", `${job.wall_time ?? "–"} s / ${job.zombie_time ?? "–"} s`],
-      ["Defer / error time", `${job.defer_time ?? "–"} s / ${job.error_time ?? "–"} s`],
+      ["Wall time", fmtSeconds(job.wall_time, "no limit")],
+      ["Zombie time", fmtSeconds(job.zombie_time, "no limit")],
+      ["Defer / error time", `${fmtSeconds(job.defer_time)} / ${fmtSeconds(job.error_time)}`],
     ];
     clear($(".detail-grid", root), fields.map(([label, value]) => h("div", { class: "field" },
       h("div", { class: "field-label", text: label }), h("div", { class: "field-value" }, value))));
@@ -487,7 +489,7 @@ export class Jobs {
     const err = job.last_error;
     clear($(".detail-error", root), err && (err.exception || err.traceback)
       ? h("div", { class: "error-box" },
-        h("strong", { text: `Last error${err.timestamp ? ` (${fmtDateTime(err.timestamp)})` : ""}: ` }),
+        h("strong", {}, "Last error", err.timestamp ? [" (", timeEl(err.timestamp), ")"] : null, ": "),
         h("span", { text: err.exception || "" }),
         err.traceback ? h("pre", { class: "code traceback", text: Array.isArray(err.traceback) ? err.traceback.join("") : String(err.traceback) }) : null)
       : null);

@@ -1,6 +1,7 @@
 // The event stream: the newest queue events, live, filterable by event name and job.
 
-import { $, clear, deniedNote, fmtClock, fmtDateTime, h } from "./dom.js";
+import { $, clear, deniedNote, h } from "./dom.js";
+import { timeEl } from "./time.js";
 import { EVENT_TONES, STATES } from "./server.js";
 
 const KEEP = 1000;   // events kept in memory
@@ -73,7 +74,7 @@ export class Stream {
       ? (this.jobLink ? h("a", { href: `#/job/${encodeURIComponent(jobId)}`, class: "mono", text: jobId }) : h("span", { class: "mono", text: jobId }))
       : "–";
     return h("tr", { dataset: { eventId: event._id, eventName: event.name, jobId: jobId || "" } },
-      h("td", { class: "time", title: fmtDateTime(event.created), text: fmtClock(event.created) }),
+      h("td", { class: "time" }, timeEl(event.created)),
       h("td", {}, h("span", { class: `ev ev-${EVENT_TONES[event.name] || "info"}`, text: event.name })),
       h("td", {}, idCell),
       h("td", { class: "name", text: name || (this.jobLink ? "…" : "–") }),

@@ -1,8 +1,9 @@
 // Workers: who is alive and what they run (/core4/api/v1/system), and the maintenance state.
 
 import { call, get } from "./api.js";
-import { $, clear, confirmDialog, deniedNote, fmtAgo, fmtDateTime, h, progressBar, toast } from "./dom.js";
+import { $, clear, confirmDialog, deniedNote, h, progressBar, toast } from "./dom.js";
 import { UNAUTHORIZED } from "./server.js";
+import { timeEl } from "./time.js";
 
 export class Workers {
   constructor(app) {
@@ -87,15 +88,15 @@ export class Workers {
       h("td", { class: "strong", text: w.identifier }),
       h("td", { text: w.hostname }),
       h("td", { class: "num", text: w.pid }),
-      h("td", { title: fmtDateTime(w.started), text: fmtAgo(w.started) }),
-      h("td", { title: fmtDateTime(w.heartbeat), text: fmtAgo(w.heartbeat) }),
+      h("td", { class: "started" }, timeEl(w.started, "ago")),
+      h("td", { class: "heartbeat" }, timeEl(w.heartbeat, "ago")),
       h("td", { class: "num", text: `${(w.running || []).length} / ${w.concurrency}` }),
       h("td", {}, (w.running || []).length
         ? h("ul", { class: "running-list" }, w.running.map((job) => h("li", {},
           this.app.can("job", "r") && job.qual_name !== UNAUTHORIZED
             ? h("a", { href: `#/job/${encodeURIComponent(job._id)}`, text: job.qual_name })
             : h("span", { class: job.qual_name === UNAUTHORIZED ? "masked" : "", text: job.qual_name }),
-          progressBar(job.prog?.value))))
+          progressBar(job.prog?.value, job.prog?.message, "running"))))
         : h("span", { class: "muted", text: "idle" })))));
     if (!alive.length) this.body.append(h("tr", { class: "empty-row" }, h("td", { colspan: 7, text: "No worker is alive." })));
   }
