@@ -108,17 +108,21 @@ class Worker:
             self.request_stop(name)
         self.last_signal = name
 
-    def halt(self) -> None:
-        """``coco --halt`` since this worker started (found by the housekeeping)."""
-        self.request_stop("halt")
+    def halt(self, reason: str = "halt") -> None:
+        """``coco --halt`` since this worker started, or a stop asked of this worker
+        (``coco --stop``, ``PUT /system/worker/<id>/stop``): found by the housekeeping."""
+        self.request_stop(reason)
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
 
     def _announce(self) -> None:
-        """Say at once what the stop waits for, and how to stop at once."""
+        """Say at once what the stop waits for, and how to stop at once; show the worker
+        as stopping (``/system``)."""
         self.announce = False
+        with contextlib.suppress(Exception):
+            self.housekeeping.stopping(self.stop_reason)
         running = len(self.processes.slots)
         again = {"SIGINT": "Ctrl-C again", "SIGTERM": "SIGTERM again"}.get(
             self.last_signal, "Ctrl-C or SIGTERM"
@@ -299,7 +303,7 @@ class Worker:
     def _pick(self, free: int, busy: set[str]) -> list[Job]:
         """Claim up to ``free`` jobs (inside :meth:`record`'s batch: never waiting)."""
         switches = self.housekeeping.read_switches()  # a pause counts from the moment it is set
-        if switches.paused:
+        if switches.paused or self.housekeeping.quiet:
             return []
         picked: list[Job] = []
         while len(picked) < free and not self.stopping:
