@@ -70,3 +70,25 @@ def test_grace_over_settles_running_job_as_retried(run_worker, fast):
     assert job.state == "failed" and job.attempts_left == job.attempts and job.query_at
     assert "grace period of 0.5 s over" in job.last_error["exception"]
     assert transitions.counts() == {"failed": 1}
+
+
+def test_coco_quiet_resume_and_stop():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    WorkerRecord.objects.create(identifier="w-1", hostname="h", pid=1)
+
+    def coco(*args: str) -> str:
+        out = StringIO()
+        call_command("coco", *args, stdout=out)
+        return out.getvalue().strip()
+
+    assert coco("--quiet", "w-1") == "worker [w-1]: quiet"
+    assert coco("--quiet", "w-1") == "worker [w-1]: quiet already"
+    assert coco("--resume-worker", "w-1") == "worker [w-1]: active"
+    assert coco("--stop", "w-1") == "worker [w-1]: stopping"
+    with pytest.raises(CommandError, match="cannot be undone"):
+        coco("--resume-worker", "w-1")
+    with pytest.raises(CommandError, match=r"worker \[nobody\] not found"):
+        coco("--stop", "nobody")
