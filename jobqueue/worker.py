@@ -205,6 +205,9 @@ class Worker:
             while True:
                 self.step()
                 if self.stopping and not self.processes.slots:
+                    if self.announce:  # the stop came in this turn's pick: say so still
+                        with contextlib.suppress(Exception):
+                            self._announce()
                     break
                 if until is not None and until():
                     break
