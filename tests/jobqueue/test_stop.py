@@ -152,3 +152,26 @@ def test_ctrl_c_under_up(tmp_path):
         assert not (stack.var / "redis.sock").exists()
     finally:
         stack.stop()
+
+
+def test_nothing_outlives_a_killed_up(tmp_path):
+    """``up`` SIGKILLed: its children get SIGTERM (dies-with-parent) and stop; the embedded
+    Redis stops once no user is left."""
+    stack = LiveStack(tmp_path, embedded_redis=False)
+    stack.env.update(FAST, CORE4_WORKER_GRACE="2")
+    port = free_port()
+    try:
+        up = stack.spawn("up", "up", "--port", str(port), "--workers", "1")
+        wait_for(lambda: "core4site is up" in stack.log("up"), 90, 0.1, stack.log("up"))
+        job_id = enqueue(stack, SLEEP, "sleep=120")
+        _job_running(stack, job_id)
+        processes = _tree(up.pid)[1:]
+        supervisor = stack.supervisor_pid()
+        if supervisor is not None:
+            processes += _tree(supervisor)
+        os.kill(up.pid, signal.SIGKILL)
+        up.wait(10)
+        wait_for(lambda: not _left(processes), 30, 0.1, f"left: {_left(processes)}")
+        _assert_retried(stack, job_id, "grace period of 2 s over")  # SIGTERM: graceful
+    finally:
+        stack.stop()

@@ -159,7 +159,8 @@ class Command(BaseCommand):
         left = sum(1 for n, _ in watched if n.startswith("worker-"))
         self.stdout.write(
             self.style.WARNING(
-                f"{name} halted (coco --halt, or SIGTERM): the server keeps running, "
+                f"{name} halted (coco --halt or --stop, the dashboard's Stop, or SIGTERM): "
+                f"the server keeps running, "
                 f"{left} worker(s) left. To run jobs again, restart `manage.py up` or run "
                 "`python manage.py worker` in another terminal."
             )
@@ -182,11 +183,13 @@ class Command(BaseCommand):
                 process.send_signal(first if name.startswith("worker-") else signal.SIGTERM)
         # a worker ends its jobs after the grace period and settles them within seconds
         deadline = time.monotonic() + grace + 30
-        handled = max(len(self.signals), 1)
+        handled = len(self.signals)  # the one that started the stop (if any) is handled
+        forced = 0
         while self._alive():
             if len(self.signals) > handled:
                 handled = len(self.signals)
-                if handled == 2:
+                forced += 1
+                if forced == 1:
                     self._say("stopping now: running jobs are ended and settled (retried) — "
                               "Ctrl-C again to kill everything")  # fmt: skip
                     for name, process in self._alive():
