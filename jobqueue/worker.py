@@ -91,10 +91,16 @@ class Worker:
             os.write(self.wake_w, b"x")
 
     def on_signal(self, signum: int, _frame: Any = None) -> None:
-        """SIGINT/SIGTERM: the first stops gracefully, the second at once. Only flags are
-        set here; the loop says so and acts (it is woken through the self-pipe)."""
+        """SIGINT/SIGTERM: the first stops gracefully, the second at once (running jobs are
+        ended and settled), a third ends the process without settling (the fork server
+        still ends the job processes). Only flags are set here; the loop says so and acts
+        (it is woken through the self-pipe)."""
         self.signals += 1
-        name = signal.Signals(signum).name
+        name = self.last_signal = signal.Signals(signum).name
+        if self.signals >= 3:  # stuck settling (a database that does not answer): leave now
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         if self.signals >= 2:
             self.stop_now = True
             self.stop_reason = self.stop_reason or name
@@ -106,7 +112,6 @@ class Worker:
             self._wake()
         else:
             self.request_stop(name)
-        self.last_signal = name
 
     def halt(self, reason: str = "halt") -> None:
         """``coco --halt`` since this worker started, or a stop asked of this worker
