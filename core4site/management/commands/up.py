@@ -108,6 +108,7 @@ class Command(BaseCommand):
             cmd,
             env=env,
             cwd=settings.BASE_DIR,
+            stdin=subprocess.DEVNULL,  # not in the terminal's foreground group: never read it
             process_group=0,  # a terminal's Ctrl-C reaches up only: up decides
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
