@@ -76,7 +76,8 @@ class Command(BaseCommand):
         finally:
             self._stop_all()
             if not settings.REDIS_URL:
-                embedded.release(socket_path)
+                with contextlib.suppress(embedded.EmbeddedRedisError, OSError):
+                    embedded.release(socket_path)  # else it stops after its linger time
 
     @staticmethod
     def daphne_command(host: str, port: int) -> list[str]:
