@@ -25,7 +25,13 @@ export class Workers {
       }));
     }
     if (this.app.access?.admin || this.app.access?.execute_any) {
+      // rebuilt on every refresh (3 s): keep what the user typed, and the focus
+      const old = document.getElementById("maintenance-project");
       const input = h("input", { id: "maintenance-project", placeholder: "project", size: 12, "aria-label": "project" });
+      if (old) {
+        input.value = old.value;
+        if (document.activeElement === old) queueMicrotask(() => input.focus());
+      }
       buttons.push(h("span", { class: "inline-form" }, input,
         h("button", { class: "btn btn-small", id: "project-pause", text: "Pause project",
           onclick: () => this.change("pause", input.value.trim()) }),
