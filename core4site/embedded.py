@@ -256,6 +256,36 @@ def ensure(socket_path: Path, *, label: str = "", linger: float = 5.0) -> bool:
         return True
 
 
+def release(socket_path: Path, timeout: float = 10.0) -> bool:
+    """Stop using the embedded Redis; stop it now (not after the linger time) if no other
+    process uses it — ``manage.py up`` on its way out, so nothing it started outlives it.
+    Returns True if it stopped the server."""
+    var_dir = Path(socket_path).parent
+    (var_dir / USERS / str(os.getpid())).unlink(missing_ok=True)
+    try:
+        pid = int((var_dir / SUPERVISOR_PID).read_text())
+        if b"core4site.embedded" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return False  # a stale pid file: that pid is someone else's now
+    except (OSError, ValueError):
+        return False  # none of ours runs (a foreground `manage.py embedded_redis`, or none)
+    with locked(var_dir):
+        # Users register before they take the lock: none can slip in unseen.
+        if live_users(var_dir):
+            return False
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.05)
+    return False
+
+
 def _launch_supervisor(socket_path: Path, linger: float, timeout: float = 30.0) -> None:
     if server_binary() is None:
         start(socket_path)  # raises the error that says what to install

@@ -16,8 +16,12 @@ Protocol over a ``SOCK_SEQPACKET`` socket pair, one message per packet:
 * server → worker: ``pid <pid>`` per ``spawn``, in order; ``exit <pid> <status>`` when a
   job process ended (the server is its parent and reaps it).
 
-The server leaves when the worker's end closes — also when the worker is SIGKILLed; job
-processes then run on and are settled like any job of a dead worker.
+The server leaves when the worker's end closes — also when the worker is SIGKILLed. It
+SIGKILLs the job processes it forked and has not reaped yet (with their process groups, so
+their subprocesses too) on the way out: a job process without its worker could report to
+nobody, and nothing of the worker may outlive it. A worker that stops cleanly has ended
+and reaped them by then; the jobs of a killed worker are settled like any job of a dead
+worker.
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ class ForkServer:
 
 
 def _serve(sock: socket.socket, keep: tuple[Any, ...]) -> None:
-    from jobqueue.runner import detach_inherited, run_child
+    from jobqueue.runner import detach_inherited
 
     detach_inherited(*keep)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -156,15 +160,31 @@ def _serve(sock: socket.socket, keep: tuple[Any, ...]) -> None:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: set[int] = set()  # forked, not reaped: their pids cannot be reused
+    try:
+        _loop(sock, wake_r, wake_w, children)
+    finally:
+        for pid in children:
+            for kill in (os.killpg, os.kill):
+                with contextlib.suppress(OSError):
+                    kill(pid, signal.SIGKILL)
+
+
+def _loop(sock: socket.socket, wake_r: int, wake_w: int, children: set[int]) -> None:
+    from jobqueue.runner import run_child
+
     while True:
         ready, _, _ = select.select([sock, wake_r], [], [])
         if wake_r in ready:
             with contextlib.suppress(OSError):
                 os.read(wake_r, 4096)
-        _report_exits(sock)
+        _report_exits(sock, children)
         if sock not in ready:
             continue
-        message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
+        except OSError:
+            return  # the worker is gone
         if not message:
             return  # the worker is gone
         if len(fds) != 3:
@@ -179,12 +199,13 @@ def _serve(sock: socket.socket, keep: tuple[Any, ...]) -> None:
             os.close(wake_r)
             os.close(wake_w)
             run_child(_read_data(data_fd), report_fd, output_fd)
+        children.add(pid)
         for fd in fds:
             os.close(fd)
         sock.send(b"pid %d" % pid)
 
 
-def _report_exits(sock: socket.socket) -> None:
+def _report_exits(sock: socket.socket, children: set[int]) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -192,4 +213,6 @@ def _report_exits(sock: socket.socket) -> None:
             return
         if pid == 0:
             return
-        sock.send(b"exit %d %d" % (pid, status))
+        children.discard(pid)
+        with contextlib.suppress(OSError):  # the worker is gone: its end says so next
+            sock.send(b"exit %d %d" % (pid, status))

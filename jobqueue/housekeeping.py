@@ -1,9 +1,10 @@
 """The worker's housekeeping: what it checks every ``CORE4_WORKER_TICK`` seconds.
 
 Its own registration and heartbeat, kill requests for its jobs, the non-stop (wall time)
-and zombie flags, jobs asked to be removed, jobs left running by workers that died, and the
-pause and halt switches. Each is a request or a fact in the database that no event wakes
-the worker for, so it is polled — cheaply, from partial indexes.
+and zombie flags, jobs asked to be removed, jobs left running by workers that died, the
+pause and halt switches and this worker's own mode (quiet: no picking; stopping). Each is a
+request or a fact in the database that no event wakes the worker for, so it is polled —
+cheaply, from partial indexes.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ class WorkerExists(RuntimeError):
 
 
 class Housekeeping:
-    """The periodic checks of one worker over ``processes``; ``halt()`` stops the worker."""
+    """The periodic checks of one worker over ``processes``; ``halt(reason)`` stops the
+    worker gracefully."""
 
-    def __init__(self, worker: str, processes: Processes, halt: Callable[[], None]):
+    def __init__(self, worker: str, processes: Processes, halt: Callable[[str], None]):
         self.worker = worker
         self.hostname = transitions.hostname()
         self.processes = processes
@@ -70,6 +72,8 @@ class Housekeeping:
                 },
             )
         transitions.recount()
+        # a mode set for an earlier life of this identifier is not this process's
+        Control.objects.clear_worker_mode(self.worker)
         # jobs this identifier left running in an earlier life cannot be ours
         for job in Job.objects.running(self.worker):
             self.settle_foreign(job, f"worker [{self.worker}] restarted")
@@ -83,6 +87,16 @@ class Housekeeping:
 
     def unregister(self) -> None:
         WorkerRecord.objects.stop(self.worker, os.getpid())
+        Control.objects.clear_worker_mode(self.worker)
+
+    def stopping(self, reason: str) -> None:
+        """Show this worker as stopping (``/system``, the dashboard), whatever stops it."""
+        Control.objects.set_worker_mode(self.worker, Control.objects.STOPPING, reason)
+
+    @property
+    def quiet(self) -> bool:
+        """Asked not to pick jobs (``PUT /system/worker/<id>/quiet``, ``coco --quiet``)."""
+        return self.switches.worker_mode == Control.objects.QUIET
 
     # --- every tick --------------------------------------------------------------------------
     def tick(self) -> None:
@@ -125,11 +139,14 @@ class Housekeeping:
                 transitions.flag_zombie(job.id)
 
     def read_switches(self) -> Switches:
-        """Pause and halt: a halt requested since this worker started stops it."""
-        self.switches = Control.objects.switches()
+        """Pause, halt and this worker's mode: a halt requested since this worker started,
+        or a stop asked of this worker, stops it."""
+        self.switches = Control.objects.switches(self.worker)
         halt = self.switches.halt
         if halt is not None and halt >= self.started:
-            self.halt()
+            self.halt("halt")
+        if self.switches.worker_mode == Control.objects.STOPPING:
+            self.halt(self.switches.worker_by or "stop requested")
         return self.switches
 
     def _sweep_removed(self) -> None:

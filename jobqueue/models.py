@@ -8,7 +8,8 @@ database enforces that uniqueness for unfinished jobs only.
 ``QueueCount`` keeps the number of unfinished jobs per state, updated by every transition in
 its own transaction, so the counts an event carries cost the same at any queue depth.
 ``WorkerRecord`` is the worker registry (heartbeats), ``Lease`` the cluster-wide leases
-(periodic duties), ``Control`` the switches (pause, halt, daily maintenance bookmark).
+(periodic duties), ``Control`` the switches (pause, halt, daily maintenance bookmark) and
+each worker's mode (quiet, stopping).
 
 The queries the worker, the services and the CLI share are written once, here, as manager
 and queryset methods (``WorkerRecord.objects.alive()``, ``Control.objects.switches()``,
@@ -294,34 +295,69 @@ class Lease(models.Model):
 
 @dataclass(frozen=True)
 class Switches:
-    """The pause and halt switches as one read (``Control.objects.switches()``)."""
+    """The pause and halt switches as one read (``Control.objects.switches()``), with one
+    worker's mode when asked for."""
 
     paused: bool = False
     projects: list[str] = field(default_factory=list)
     halt: datetime | None = None
+    worker_mode: str | None = None  # QUIET, STOPPING or None (active)
+    worker_by: str = ""  # who set it
 
 
 class ControlManager(models.Manager["Control"]):
     PAUSE = "pause"
     HALT = "halt"
+    WORKER = "worker:"
+    #: a worker's modes: not picking (running jobs go on) / stopping gracefully
+    QUIET = "quiet"
+    STOPPING = "stopping"
 
     def pause_key(self, project: str | None = None) -> str:
         """The key of the pause of ``project`` (None: of all)."""
         return self.PAUSE if project is None else f"{self.PAUSE}:{project}"
 
-    def switches(self) -> Switches:
-        """Global pause, paused projects and when halt was last requested."""
-        keys = dict(
-            self.filter(Q(key__startswith=self.PAUSE) | Q(key=self.HALT)).values_list(
-                "key", "created"
-            )
-        )
+    def switches(self, worker: str | None = None) -> Switches:
+        """Global pause, paused projects, when halt was last requested and — with
+        ``worker`` — that worker's mode: one query."""
+        wanted = Q(key__startswith=self.PAUSE) | Q(key=self.HALT)
+        if worker is not None:
+            wanted |= Q(key=self.worker_key(worker))
+        rows = {key: (created, value) for key, created, value in
+                self.filter(wanted).values_list("key", "created", "value")}  # fmt: skip
         prefix = self.pause_key("")
+        mode = rows.get(self.worker_key(worker)) if worker is not None else None
+        value = mode[1] if mode and isinstance(mode[1], dict) else {}
         return Switches(
-            paused=self.PAUSE in keys,
-            projects=sorted(k[len(prefix) :] for k in keys if k.startswith(prefix)),
-            halt=keys.get(self.HALT),
+            paused=self.PAUSE in rows,
+            projects=sorted(k[len(prefix) :] for k in rows if k.startswith(prefix)),
+            halt=rows[self.HALT][0] if self.HALT in rows else None,
+            worker_mode=value.get("mode"),
+            worker_by=str(value.get("by", "")),
         )
+
+    # --- per worker: quiet, stopping ----------------------------------------------------------
+    def worker_key(self, identifier: str) -> str:
+        return self.WORKER + identifier
+
+    def worker_modes(self) -> dict[str, str]:
+        """Each worker's mode that is not active: ``{identifier: QUIET | STOPPING}``."""
+        rows = self.filter(key__startswith=self.WORKER).values_list("key", "value")
+        return {
+            key[len(self.WORKER) :]: value["mode"]
+            for key, value in rows
+            if isinstance(value, dict) and value.get("mode") in (self.QUIET, self.STOPPING)
+        }
+
+    def set_worker_mode(self, identifier: str, mode: str, by: str) -> None:
+        self.update_or_create(
+            key=self.worker_key(identifier),
+            defaults={"value": {"mode": mode, "by": by}, "created": utcnow()},
+        )
+
+    def clear_worker_mode(self, identifier: str) -> bool:
+        deleted, _ = self.filter(key=self.worker_key(identifier)).delete()
+        return bool(deleted)
 
     def claim_period(self, key: str, seconds: float, holder: str) -> bool:
         """True at most once per ``seconds`` for bookmark ``key`` across the cluster (and
@@ -338,7 +374,8 @@ class ControlManager(models.Manager["Control"]):
 
 
 class Control(models.Model):
-    """Switches shared by all workers: ``pause``, ``pause:<project>``, ``halt``, ``daily``."""
+    """Switches shared by all workers: ``pause``, ``pause:<project>``, ``halt``, ``daily``;
+    and per worker ``worker:<identifier>`` (its mode: quiet or stopping, while it runs)."""
 
     key = models.CharField(primary_key=True, max_length=255)
     value = models.JSONField(null=True, blank=True)

@@ -52,6 +52,8 @@ class Slot:
     eof: bool = False
     exit_status: int | None = None
     killing: str | None = None
+    #: killed because the worker stops (not on request): settled as ``interrupted``
+    interrupted: bool = False
     pending: list[dict[str, Any]] = field(default_factory=list)
     server: ForkServer | None = None  # the fork server that forked it (None: the worker)
     data: dict[str, Any] | None = None  # what the job process was started with
@@ -271,7 +273,9 @@ class Processes:
         stdout = slot.pending[-1]["stdout"]
         done = slot.done
         worker = self.worker
-        if done is None or slot.killing:
+        if done is None and slot.interrupted:
+            transitions.interrupted(slot.job_id, worker, slot.killing or "worker stopped", stdout)
+        elif done is None or (slot.killing and not slot.interrupted):
             reason = slot.killing or _death(slot.exit_status)
             transitions.killed(slot.job_id, worker, reason, stdout)
         elif done["outcome"] == "complete":
@@ -283,9 +287,15 @@ class Processes:
         else:
             transitions.fail(slot.job_id, worker, done["error"], stdout)
 
-    def kill(self, slot: Slot, reason: str) -> None:
-        """SIGKILL the job process (once its pid is known); ``reason`` is recorded."""
-        slot.killing = slot.killing or reason
+    def kill(self, slot: Slot, reason: str, interrupted: bool = False) -> None:
+        """SIGKILL the job process (once its pid is known); ``reason`` is recorded.
+
+        ``interrupted``: the worker stops — the job is settled as a failure that is retried
+        (``transitions.interrupted``), unless it was killed on request already or ends
+        with a result anyway."""
+        if slot.killing is None:
+            slot.killing = reason
+            slot.interrupted = interrupted
         if not slot.pid or slot.exit_status is not None:
             return  # not known yet (killed once it is; never 0: our own group) or ended
         if slot.server is not None and slot.pid in slot.server.exits:
@@ -294,9 +304,23 @@ class Processes:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(slot.pid, signal.SIGKILL)
 
-    def kill_all(self, reason: str) -> None:
+    def kill_all(self, reason: str, interrupted: bool = False) -> None:
         for slot in list(self.slots.values()):
-            self.kill(slot, reason)
+            self.kill(slot, reason, interrupted)
+
+    def abandon(self) -> None:
+        """Give up waiting for killed job processes that did not end (the worker exits):
+        settle them with what they wrote, as ended."""
+        for slot in list(self.slots.values()):
+            del self.slots[slot.fd]
+            with contextlib.suppress(OSError):
+                os.close(slot.fd)
+            slot.pending.append({"stdout": read_output(slot.output)})
+            with contextlib.suppress(OSError):
+                os.close(slot.output)
+            log.error("job [%s]: its process (pid %s) did not end after SIGKILL", slot.job_id,
+                      slot.pid)  # fmt: skip
+            self.unsettled.append(slot)
 
     def close(self) -> None:
         """Stop the fork server (the job processes have ended by now)."""

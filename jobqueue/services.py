@@ -20,13 +20,14 @@ from django.db import transaction
 
 from core4api.ids import isoformat, utcnow
 from jobqueue import transitions
-from jobqueue.errors import JobNotFound
+from jobqueue.errors import JobNotFound, JobStateError
 from jobqueue.job import SETTINGS, split_kwargs
 from jobqueue.models import Control, Job, WorkerRecord
 from jobqueue.registry import resolve
 
 __all__ = [
     "alive_workers",
+    "control_worker",
     "enqueue",
     "get_job",
     "halt",
@@ -37,6 +38,7 @@ __all__ = [
     "remove",
     "restart",
     "resume",
+    "worker_modes",
 ]
 
 
@@ -157,3 +159,45 @@ def halt(by: str | None = None) -> None:
 def alive_workers() -> list[WorkerRecord]:
     """Workers whose heartbeat is younger than ``CORE4_WORKER_TIMEOUT``."""
     return list(WorkerRecord.objects.alive())
+
+
+#: What may be asked of one worker: stop picking, stop gracefully, pick again.
+WORKER_ACTIONS = ("quiet", "stop", "resume")
+#: A worker's mode when nothing was asked of it.
+ACTIVE = "active"
+
+
+def worker_modes() -> dict[str, str]:
+    """``{identifier: "quiet" | "stopping"}`` for the workers not simply active."""
+    return Control.objects.worker_modes()
+
+
+def control_worker(identifier: str, action: str, by: str | None = None) -> tuple[bool, str]:
+    """Ask one live worker to stop picking jobs (``quiet``: its running jobs go on), to stop
+    gracefully (``stop``: as on SIGTERM — running jobs may end within the grace period, then
+    they are ended and retried) or to pick again (``resume``: undoes ``quiet``; a stop cannot
+    be undone). The worker reads it within a housekeeping tick (a second). Returns
+    ``(changed, mode)`` with the mode now (``active``, ``quiet``, ``stopping``)."""
+    if action not in WORKER_ACTIONS:
+        raise JobStateError(f"unknown worker action [{str(action)[:100]}]")
+    if not isinstance(identifier, str) or not WorkerRecord.objects.alive().filter(
+        pk=identifier
+    ).exists():
+        raise JobNotFound(f"worker [{str(identifier)[:255]}] not found (not alive)")
+    manager = Control.objects
+    with transaction.atomic():
+        current = manager.worker_modes().get(identifier, ACTIVE)
+        if current == manager.STOPPING:
+            if action == "stop":
+                return False, current
+            raise JobStateError(f"worker [{identifier}] is stopping: a stop cannot be undone")
+        if action == "resume":
+            return manager.clear_worker_mode(identifier), ACTIVE
+        mode = manager.QUIET if action == "quiet" else manager.STOPPING
+        if mode == current:
+            return False, current
+        author = transitions.author_of(by)
+        manager.set_worker_mode(
+            identifier, mode, f"stop requested by {author}" if action == "stop" else author
+        )
+        return True, mode

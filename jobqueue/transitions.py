@@ -532,6 +532,29 @@ def failed_start(job_id: str, worker: str, error: dict, stdout: str = "") -> Job
     return job
 
 
+def interrupted(job_id: str, worker: str, reason: str, stdout: str = "") -> Job:
+    """The worker stopped while the job ran and ended it (``failed_job``): the job is
+    ``failed`` and due again at once, and the attempt does not count (``attempts_left``
+    stays) — the job did not fail, its worker went away (a deploy, Ctrl-C, ``coco --stop``).
+    A job whose kill was requested meanwhile is killed as asked."""
+    with transaction.atomic():
+        job = _lock_running(job_id, worker)
+        if job.killed_at is not None:
+            return _kill(job, None, "JobKilledByWorker", stdout)
+        now = utcnow()
+        fields = _finish(job, FAILED, now)
+        job.query_at = now
+        job.last_error = _error(f"WorkerStopped({reason!r})", None, now)
+        job.stdout = stdout
+        shifted = _save(job, RUNNING, *fields, "query_at", "last_error", "stdout")
+        _emit(FAILED_JOB, job, None, shifted)
+        notify()
+    log.warning("done execution with [failed] - [%s], retried, attempt not counted: %s",
+                job.id, reason)  # fmt: skip
+    _remove_if_requested(job)
+    return job
+
+
 def killed(job_id: str, worker: str | None, reason: str = "JobKilledByWorker", stdout=None) -> Job:
     """The job's process was killed or died, or its worker died (``kill_job``).
 

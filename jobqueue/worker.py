@@ -54,6 +54,11 @@ class Worker:
             raise ValueError("concurrency must be >= 1")
         self.stopping = False
         self.stop_deadline: float | None = None
+        self.stop_reason = ""  # why it stops: a signal's name, "halt", "stop requested by …"
+        self.signals = 0  # SIGINT/SIGTERM received: the second one stops at once
+        self.announce = False  # say what the stop waits for (in the loop, not the handler)
+        self.stop_now = False  # end running jobs now (second signal)
+        self.last_signal = ""
         self.wanted = True  # look for work in this turn
         self.next_tick = 0.0
         self.next_due: float | None = None
@@ -71,23 +76,91 @@ class Worker:
         return (self.listener,)
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def request_stop(self, *_args: Any) -> None:
-        """SIGTERM/SIGINT/halt: stop picking, let running jobs end within the grace period."""
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop picking; running jobs may end within ``CORE4_WORKER_GRACE`` seconds, then
+        they are ended and settled as interrupted (``transitions.interrupted``)."""
         if not self.stopping:
             self.stopping = True
+            self.stop_reason = reason
             self.stop_deadline = time.monotonic() + settings.CORE4_WORKER_GRACE
+            self.announce = True
+        self._wake()
+
+    def _wake(self) -> None:
         with contextlib.suppress(OSError):
             os.write(self.wake_w, b"x")
 
-    def halt(self) -> None:
-        """``coco --halt`` since this worker started (found by the housekeeping)."""
-        if not self.stopping:
-            log.warning("worker [%s]: halt requested", self.identifier)
-            self.request_stop()
+    def on_signal(self, signum: int, _frame: Any = None) -> None:
+        """SIGINT/SIGTERM: the first stops gracefully, the second at once (running jobs are
+        ended and settled), a third ends the process without settling (the fork server
+        still ends the job processes). Only flags are set here; the loop says so and acts
+        (it is woken through the self-pipe)."""
+        self.signals += 1
+        name = self.last_signal = signal.Signals(signum).name
+        if self.signals >= 3:  # stuck settling (a database that does not answer): leave now
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if self.signals >= 2:
+            self.stop_now = True
+            self.stop_reason = self.stop_reason or name
+            self.stopping = True
+            self.announce = True
+            self._wake()
+        elif self.stopping:
+            self.announce = True  # stopping already (halt): say how to stop at once
+            self._wake()
+        else:
+            self.request_stop(name)
+
+    def halt(self, reason: str = "halt") -> None:
+        """``coco --halt`` since this worker started, or a stop asked of this worker
+        (``coco --stop``, ``PUT /system/worker/<id>/stop``): found by the housekeeping."""
+        self.request_stop(reason)
 
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+
+    def _announce(self) -> None:
+        """Say at once what the stop waits for, and how to stop at once; show the worker
+        as stopping (``/system``)."""
+        self.announce = False
+        with contextlib.suppress(Exception):
+            self.housekeeping.stopping(self.stop_reason)
+        running = len(self.processes.slots)
+        again = {"SIGINT": "Ctrl-C again", "SIGTERM": "SIGTERM again"}.get(
+            self.last_signal, "Ctrl-C or SIGTERM"
+        )
+        if self.stop_now:
+            if running:
+                log.warning("worker [%s] stopping now: ending %d running job%s (retried later)",
+                            self.identifier, running, "" if running == 1 else "s")  # fmt: skip
+            return
+        if not running:
+            log.warning("worker [%s] stopping (%s): no job running", self.identifier,
+                        self.stop_reason)  # fmt: skip
+            return
+        grace = settings.CORE4_WORKER_GRACE
+        log.warning(
+            "worker [%s] stopping (%s): %d job%s running, waiting up to %g s — %s to stop now",
+            self.identifier, self.stop_reason, running, "" if running == 1 else "s", grace, again,
+        )  # fmt: skip
+
+    def _end_jobs(self, now: float) -> None:
+        """A second signal, or the grace period is over: end the running jobs; they are
+        settled as interrupted (retried, the attempt not counted)."""
+        if self.stop_now:
+            reason = f"worker [{self.identifier}] stopped at once ({self.stop_reason})"
+        elif self.stop_deadline is not None and now > self.stop_deadline:
+            grace = settings.CORE4_WORKER_GRACE
+            reason = (
+                f"worker [{self.identifier}] stopped ({self.stop_reason}): "
+                f"grace period of {grace:g} s over"
+            )
+        else:
+            return
+        self.processes.kill_all(reason, interrupted=True)
 
     def startup(self) -> None:
         """Register (raises ``WorkerExists``), listen for new work, start the fork server."""
@@ -109,11 +182,12 @@ class Worker:
 
     def shutdown(self) -> None:
         """Kill what still runs, record its end, give up leases and the registration."""
-        self.processes.kill_all("worker shutdown: grace period over")
+        self.processes.kill_all(f"worker [{self.identifier}] stopped", interrupted=True)
         deadline = time.monotonic() + 5
         while self.processes.slots and time.monotonic() < deadline:
             self._wait(0.05)
             self.processes.reap()
+        self.processes.abandon()
         with contextlib.suppress(Exception):
             self.record(pick=False)
         self.processes.close()
@@ -136,6 +210,9 @@ class Worker:
             while True:
                 self.step()
                 if self.stopping and not self.processes.slots:
+                    if self.announce:  # the stop came in this turn's pick: say so still
+                        with contextlib.suppress(Exception):
+                            self._announce()
                     break
                 if until is not None and until():
                     break
@@ -159,8 +236,10 @@ class Worker:
             if self.next_due is not None and now >= self.next_due:
                 self.next_due = None
                 self.wanted = True
-            if self.stopping and self.stop_deadline and now > self.stop_deadline:
-                self.processes.kill_all("worker stopped: grace period over")
+            if self.announce:
+                self._announce()
+            if self.stopping:
+                self._end_jobs(now)
             if not self.postgres:
                 self.wanted = True
             self.record()
@@ -232,7 +311,7 @@ class Worker:
     def _pick(self, free: int, busy: set[str]) -> list[Job]:
         """Claim up to ``free`` jobs (inside :meth:`record`'s batch: never waiting)."""
         switches = self.housekeeping.read_switches()  # a pause counts from the moment it is set
-        if switches.paused:
+        if switches.paused or self.housekeeping.quiet:
             return []
         picked: list[Job] = []
         while len(picked) < free and not self.stopping:
@@ -262,7 +341,7 @@ class Worker:
             limit = min(limit, self.next_due - now)
         if not self.postgres:
             limit = min(limit, settings.CORE4_WORKER_POLL)
-        if self.wanted and len(self.processes.slots) < self.concurrency:
+        if self.wanted and not self.stopping and len(self.processes.slots) < self.concurrency:
             limit = 0
         return max(limit, 0.0)
 

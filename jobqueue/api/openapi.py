@@ -167,6 +167,13 @@ SYSTEM = component(
                     "type": "object",
                     "properties": {
                         "identifier": _STR,
+                        "mode": {
+                            "type": "string",
+                            "enum": ["active", "quiet", "stopping"],
+                            "description": "quiet: picks no jobs (its running jobs go on); "
+                            "stopping: stops gracefully (a signal, halt or "
+                            "`PUT /system/worker/<identifier>/stop`)",
+                        },
                         "hostname": _STR,
                         "pid": {"type": "integer"},
                         "started": _NTIME,
@@ -188,7 +195,7 @@ SYSTEM = component(
                             },
                         },
                     },
-                    "required": ["identifier", "hostname", "pid", "heartbeat", "running"],
+                    "required": ["identifier", "mode", "hostname", "pid", "heartbeat", "running"],
                 },
             },
             "maintenance": {
@@ -205,6 +212,19 @@ SYSTEM = component(
             },
         },
         "required": ["alive", "maintenance"],
+    },
+)
+
+WORKER_CONTROL = component(
+    "WorkerControl",
+    {
+        "type": "object",
+        "properties": {
+            "identifier": _STR,
+            "mode": {"type": "string", "enum": ["active", "quiet", "stopping"]},
+            "changed": {"type": "boolean", "description": "false if it was so already"},
+        },
+        "required": ["identifier", "mode", "changed"],
     },
 )
 

@@ -109,10 +109,14 @@ def output_lines(text: str) -> list[str]:
 
 
 def worker_document(
-    record: WorkerRecord, running: Iterable[Job], can_read: Callable[[str], bool]
+    record: WorkerRecord,
+    running: Iterable[Job],
+    can_read: Callable[[str], bool],
+    mode: str = "active",
 ) -> dict[str, Any]:
     return {
         "identifier": record.identifier,
+        "mode": mode,
         "hostname": record.hostname,
         "pid": record.pid,
         "started": isoformat(record.started),

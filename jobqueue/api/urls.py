@@ -17,5 +17,10 @@ urlpatterns = [
     path("job/<str:id>", views.JobDetailView.as_view(), name="job-detail"),
     path("system", views.SystemView.as_view(), name="system"),
     path("system/", views.SystemView.as_view(schema=None), name="system-slash"),
+    path(
+        "system/worker/<path:identifier>/<str:action>",
+        views.WorkerControlView.as_view(),
+        name="system-worker",
+    ),
     path("system/<str:action>", views.MaintenanceView.as_view(), name="system-maintenance"),
 ]

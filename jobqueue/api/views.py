@@ -431,9 +431,15 @@ class SystemView(Core4APIView):
             running[job.locked_by].append(job)
         can_read = lru_cache(maxsize=None)(access.can_read_job)
         maintenance = services.maintenance()
+        modes = services.worker_modes()
         return Response(
             {
-                "alive": [worker_document(w, running[w.identifier], can_read) for w in workers],
+                "alive": [
+                    worker_document(
+                        w, running[w.identifier], can_read, modes.get(w.identifier, services.ACTIVE)
+                    )
+                    for w in workers
+                ],
                 "maintenance": {
                     "system": maintenance["paused"],
                     "project": maintenance["projects"],
@@ -488,6 +494,42 @@ class MaintenanceView(Core4APIView):
         return Response(
             {"changed": changed, "system": state["paused"], "project": state["projects"]}
         )
+
+
+class WorkerControlView(Core4APIView):
+    """``PUT /system/worker/<identifier>/quiet|stop|resume``: one worker stops picking jobs,
+    stops gracefully, or picks again (administrators, ``cop``)."""
+
+    core4_name = SYSTEM_HANDLER
+
+    @extend_schema(
+        summary="Quiet, stop or resume one worker",
+        description="`quiet`: the worker stops picking jobs, its running jobs go on. `stop`: "
+        "it stops gracefully, as on SIGTERM — no more picking, running jobs may end within "
+        "`CORE4_WORKER_GRACE` seconds, then they are ended and retried (the attempt does not "
+        "count). `resume`: it picks again (undoes `quiet`; a stop cannot be undone: 400). "
+        "The worker reads it within a second. Needs `cop`.",
+        parameters=[
+            path("identifier", "the worker's identifier (`GET /system`: `alive[].identifier`)"),
+            path("action", "`quiet`, `stop` or `resume`"),
+        ],
+        request=None,
+        responses={
+            200: envelope(openapi.WORKER_CONTROL),
+            (400, "application/json"): OpenApiResponse(ERROR, "a stopping worker cannot resume"),
+            (403, "application/json"): OpenApiResponse(ERROR, "not allowed (needs cop)"),
+            (404, "application/json"): OpenApiResponse(ERROR, "no such live worker"),
+            (405, "application/json"): OpenApiResponse(ERROR, "unknown action"),
+        },
+    )
+    def put(self, request, identifier: str, action: str) -> Response:
+        if action not in services.WORKER_ACTIONS:
+            return error_response(405, f"unknown action {request.method} [{action[:100]}]")
+        if not access_of(request.user).is_admin:
+            raise Forbidden(f"to {action} a worker you need cop")
+        with job_errors():
+            changed, mode = services.control_worker(identifier, action, by=request.user.name)
+        return Response({"identifier": identifier, "mode": mode, "changed": changed})
 
 
 def enqueue_settings(request) -> dict[str, Any]:

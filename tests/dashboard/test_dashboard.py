@@ -188,6 +188,7 @@ def test_history_only_user_sees_the_board_masked_and_no_controls(site, new_page)
     expect(worker).to_contain_text("UnauthorizedJob", timeout=LONG)
     expect(page.locator("#maintenance")).to_contain_text("Queue active")
     assert page.locator("#maintenance button").count() == 0  # pause/resume: not for this user
+    assert worker.locator("[data-worker-action]").count() == 0  # quiet/stop: cop only
     assert "DummyJob" not in page.content()
     assert page.errors == []
 
@@ -223,6 +224,38 @@ def test_admin_pauses_and_resumes_the_queue_from_the_workers_view(site, new_page
     page.click("text=Resume jobqueue")
     page.click("#confirm [data-confirm=ok]")
     expect(page.locator("#maintenance")).not_to_contain_text("paused projects", timeout=LONG)
+    assert page.errors == []
+
+
+def test_admin_quiets_resumes_and_stops_a_worker(site, new_page):
+    page = new_page()
+    site.login(page)
+    page.goto(site.base + "/#/workers")
+    worker = page.locator('#workers-table tr[data-worker="worker-1"]')
+    expect(worker).to_be_visible(timeout=LONG)
+    worker.locator("[data-worker-action=quiet]").click()
+    expect(page.locator("#confirm")).to_contain_text("stops picking new jobs")
+    page.click("#confirm [data-confirm=ok]")
+    expect(worker.locator(".worker-mode")).to_have_text("quiet", timeout=LONG)
+    waiting = site.enqueue_cli(DUMMY, "sleep=0")
+    for _ in range(3):  # quiet: the worker leaves it pending (over a few of its ticks)
+        assert site.job(waiting)["state"] == "pending"
+        page.wait_for_timeout(400)
+    worker.locator("[data-worker-action=resume]").click()
+    page.click("#confirm [data-confirm=ok]")
+    expect(worker.locator(".worker-mode")).to_have_count(0, timeout=LONG)
+    wait_for(lambda: site.job(waiting)["journal"], LONG / 1000, message="not run after resume")
+
+    # stop: confirmed, then the worker leaves (gracefully: it runs nothing)
+    worker.locator("[data-worker-action=stop]").click()
+    page.click("#confirm button[value=cancel]")
+    assert site.worker.poll() is None
+    worker.locator("[data-worker-action=stop]").click()
+    page.click("#confirm [data-confirm=ok]")
+    assert site.worker.wait(LONG / 1000) == 0
+    assert "stopping (stop requested by admin)" in site.stack.log("worker-1")
+    page.reload()
+    expect(page.locator("#workers-table")).to_contain_text("No worker is alive", timeout=LONG)
     assert page.errors == []
 
 

@@ -1,16 +1,24 @@
 """``manage.py up``: the whole product in one terminal — (embedded Redis), daphne, a worker.
 
 A small supervisor: it starts the processes, prints where to log in, and stops everything
-cleanly on Ctrl-C / SIGTERM. A worker that stops cleanly (``coco --halt``, SIGTERM: exit
+cleanly on Ctrl-C / SIGTERM: it says at once what it waits for (the jobs running), passes
+the signal on to the workers (they let running jobs end within ``CORE4_WORKER_GRACE``, then
+end them and settle them as interrupted: retried) and stops the server; a second Ctrl-C
+stops at once (the workers end their jobs and settle them now), a third kills what is left.
+The children run in process groups of their own — a terminal's Ctrl-C reaches ``up`` only,
+which decides — and get SIGTERM if ``up`` dies (Linux ``PR_SET_PDEATHSIG``), so no process
+outlives it. A worker that stops cleanly (``coco --halt``, SIGTERM: exit
 status 0) is not a failure: the server keeps serving and ``up`` says how to run workers
 again. Anything else that dies — the server, or a worker that crashed (non-zero) — stops
 everything, so a broken setup is never half-running and a crashing worker is not restarted
 in a loop. Without ``REDIS_URL``, ``up`` is one more user of the shared embedded Redis
-(``core4site.embedded``): started if none runs, stopped after the last user exits.
+(``core4site.embedded``): started if none runs, stopped as ``up`` exits when no other
+process uses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,6 +49,7 @@ class Command(BaseCommand):
             raise CommandError("--workers must be >= 0")
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.stopping = False
+        self.signals: list[int] = []  # received, in order (handled by the loops)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         socket_path = settings.CORE4_EMBEDDED_REDIS_SOCKET
@@ -66,6 +75,9 @@ class Command(BaseCommand):
             self._supervise()
         finally:
             self._stop_all()
+            if not settings.REDIS_URL:
+                with contextlib.suppress(embedded.EmbeddedRedisError, OSError):
+                    embedded.release(socket_path)  # else it stops after its linger time
 
     @staticmethod
     def daphne_command(host: str, port: int) -> list[str]:
@@ -93,7 +105,14 @@ class Command(BaseCommand):
         ]
 
     def _spawn(self, name: str, cmd: list[str], env: dict) -> None:
-        process = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
+        process = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=settings.BASE_DIR,
+            stdin=subprocess.DEVNULL,  # not in the terminal's foreground group: never read it
+            process_group=0,  # a terminal's Ctrl-C reaches up only: up decides
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
         self.children.append((name, process))
 
     def _banner(self, host: str, port: int) -> None:
@@ -119,6 +138,7 @@ class Command(BaseCommand):
         )
 
     def _on_signal(self, signum, frame) -> None:
+        self.signals.append(signum)
         self.stopping = True
 
     def _supervise(self) -> None:
@@ -141,20 +161,85 @@ class Command(BaseCommand):
         left = sum(1 for n, _ in watched if n.startswith("worker-"))
         self.stdout.write(
             self.style.WARNING(
-                f"{name} halted (coco --halt, or SIGTERM): the server keeps running, "
+                f"{name} halted (coco --halt or --stop, the dashboard's Stop, or SIGTERM): "
+                f"the server keeps running, "
                 f"{left} worker(s) left. To run jobs again, restart `manage.py up` or run "
                 "`python manage.py worker` in another terminal."
             )
         )
         self.stdout.flush()
 
+    def _alive(self) -> list[tuple[str, subprocess.Popen]]:
+        return [(name, p) for name, p in self.children if p.poll() is None]
+
     def _stop_all(self) -> None:
-        for _, process in self.children:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for _, process in self.children:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
+        """First signal: the workers get it too (grace period, then their jobs are ended
+        and settled), the server SIGTERM. Second: the workers get it again (end and settle
+        their jobs now), the server SIGKILL. Third, or the workers overstay their grace
+        period by far: SIGKILL for everything left."""
+        first = self.signals[0] if self.signals else signal.SIGTERM
+        grace = settings.CORE4_WORKER_GRACE
+        self._say_stopping(first, grace)
+        for name, process in self._alive():
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(first if name.startswith("worker-") else signal.SIGTERM)
+        # a worker ends its jobs after the grace period and settles them within seconds
+        deadline = time.monotonic() + grace + 30
+        handled = len(self.signals)  # the one that started the stop (if any) is handled
+        forced = 0
+        while self._alive():
+            if len(self.signals) > handled:
+                handled = len(self.signals)
+                forced += 1
+                if forced == 1:
+                    self._say("stopping now: running jobs are ended and settled (retried) — "
+                              "Ctrl-C again to kill everything")  # fmt: skip
+                    for name, process in self._alive():
+                        with contextlib.suppress(ProcessLookupError):
+                            if name.startswith("worker-"):
+                                process.send_signal(self.signals[-1])
+                            else:
+                                process.kill()
+                    deadline = min(deadline, time.monotonic() + 15)
+                else:
+                    deadline = 0
+            if time.monotonic() > deadline:
+                for name, process in self._alive():
+                    self.stderr.write(f"{name} did not stop: killing it")
+                    process.kill()
+                    process.wait()
+                break
+            time.sleep(0.05)
+
+    def _say(self, text: str) -> None:
+        self.stdout.write(self.style.WARNING(text))
+        self.stdout.flush()
+
+    def _say_stopping(self, signum: int, grace: float) -> None:
+        """At once: what the stop waits for, and how to stop now."""
+        workers = [name for name, _ in self._alive() if name.startswith("worker-")]
+        if not workers:
+            self._say("stopping")
+            return
+        try:
+            from jobqueue.models import Job
+
+            running = Job.objects.running().filter(locked_by__in=workers).count()
+        except Exception:  # noqa: BLE001 - the database may be what failed
+            running = None
+        again = "Ctrl-C again" if signum == signal.SIGINT else "SIGTERM again"
+        if running == 0:
+            self._say("stopping: no job running")
+            return
+        what = "jobs may be running" if running is None else (
+            f"{running} job{'' if running == 1 else 's'} running"
+        )
+        self._say(f"stopping: {what}, waiting up to {grace:g} s — {again} to stop now")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGTERM this process when ``up`` dies, even by SIGKILL."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

@@ -26,7 +26,13 @@ export class Workers {
       }));
     }
     if (this.app.access?.admin || this.app.access?.execute_any) {
+      // rebuilt on every refresh (3 s): keep what the user typed, and the focus
+      const old = document.getElementById("maintenance-project");
       const input = h("input", { id: "maintenance-project", placeholder: "project", size: 12, "aria-label": "project" });
+      if (old) {
+        input.value = old.value;
+        if (document.activeElement === old) queueMicrotask(() => input.focus());
+      }
       buttons.push(h("span", { class: "inline-form" }, input,
         h("button", { class: "btn btn-small", id: "project-pause", text: "Pause project",
           onclick: () => this.change("pause", input.value.trim()) }),
@@ -58,6 +64,37 @@ export class Workers {
     await this.load();
   }
 
+  // Per worker (PUT /system/worker/<identifier>/quiet|stop|resume), for administrators (cop):
+  // stop picking jobs (running ones go on), pick again, stop gracefully as on SIGTERM.
+  workerActions(w) {
+    if (!this.app.access?.admin || !this.app.can("system", "u")) return [];
+    const button = (action, text, danger = false) => h("button", {
+      class: `btn btn-small${danger ? " btn-danger-outline" : ""}`, text,
+      dataset: { workerAction: action },
+      onclick: () => this.workerAction(w.identifier, action),
+    });
+    if (w.mode === "stopping") return [];
+    return [w.mode === "quiet" ? button("resume", "Resume") : button("quiet", "Quiet"), button("stop", "Stop", true)];
+  }
+
+  async workerAction(identifier, action) {
+    const [title, text, label] = {
+      quiet: [`Quiet worker ${identifier}?`, "It stops picking new jobs; its running jobs go on.", "Quiet"],
+      resume: [`Resume worker ${identifier}?`, "It picks jobs again.", "Resume"],
+      stop: [`Stop worker ${identifier}?`,
+        "It stops picking and exits when its running jobs have ended; jobs still running after "
+        + "the grace period are ended and retried later. It does not start again by itself.", "Stop"],
+    }[action];
+    if (!(await confirmDialog(title, text, label, action === "stop"))) return;
+    try {
+      const mode = (await call("PUT", `system/worker/${encodeURIComponent(identifier)}/${action}`)).data?.mode;
+      toast(`Worker ${identifier}: ${mode}`, "ok");
+    } catch (exc) {
+      toast(`${label} worker ${identifier} failed: ${exc.message}`, "error");
+    }
+    await this.load();
+  }
+
   async load() {
     if (!this.app.can("system", "r")) {
       clear($(".panel-body", this.root), deniedNote("the system API", this.app.handler("system")));
@@ -85,7 +122,8 @@ export class Workers {
       projects.length ? h("span", { class: "pill pill-warn", text: `paused projects: ${projects.join(", ")}` }) : null,
       ...this.controls(paused, projects));
     clear(this.body, alive.map((w) => h("tr", { dataset: { worker: w.identifier } },
-      h("td", { class: "strong", text: w.identifier }),
+      h("td", { class: "strong" }, w.identifier,
+        w.mode && w.mode !== "active" ? h("span", { class: "pill pill-warn worker-mode", text: w.mode }) : null),
       h("td", { text: w.hostname }),
       h("td", { class: "num", text: w.pid }),
       h("td", { class: "started" }, timeEl(w.started, "ago")),
@@ -97,7 +135,8 @@ export class Workers {
             ? h("a", { href: `#/job/${encodeURIComponent(job._id)}`, text: job.qual_name })
             : h("span", { class: job.qual_name === UNAUTHORIZED ? "masked" : "", text: job.qual_name }),
           progressBar(job.prog?.value, job.prog?.message, "running"))))
-        : h("span", { class: "muted", text: "idle" })))));
-    if (!alive.length) this.body.append(h("tr", { class: "empty-row" }, h("td", { colspan: 7, text: "No worker is alive." })));
+        : h("span", { class: "muted", text: "idle" })),
+      h("td", { class: "actions" }, ...this.workerActions(w)))));
+    if (!alive.length) this.body.append(h("tr", { class: "empty-row" }, h("td", { colspan: 8, text: "No worker is alive." })));
   }
 }

@@ -78,6 +78,16 @@ class Command(BaseCommand):
         group.add_argument(
             "-a", "--alive", action="store_true", help="workers with a fresh heartbeat"
         )
+        group.add_argument(
+            "--quiet", metavar="WORKER", help="that worker stops picking jobs (running jobs go on)"
+        )
+        group.add_argument(
+            "--stop", metavar="WORKER", help="that worker stops gracefully (as on SIGTERM)"
+        )
+        group.add_argument(
+            "--resume-worker", metavar="WORKER",
+            help="that worker picks jobs again (undoes --quiet)",
+        )  # fmt: skip
         parser.add_argument(
             "--concurrency", type=int, default=None, help="with --worker: jobs at once"
         )
@@ -136,6 +146,17 @@ class Command(BaseCommand):
             self.stdout.write("system halt")
         elif options["alive"]:
             self.alive()
+        else:
+            for action in ("quiet", "stop", "resume_worker"):
+                if options[action]:
+                    self.control_worker(options[action], action.removesuffix("_worker"))
+
+    def control_worker(self, identifier: str, action: str) -> None:
+        try:
+            changed, mode = services.control_worker(identifier, action, by=self.by)
+        except JobError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"worker [{identifier}]: {mode}{'' if changed else ' already'}")
 
     # --- reading -----------------------------------------------------------------------------
     def info(self):

@@ -9,7 +9,11 @@ from jobqueue.worker import Worker, WorkerExists
 
 
 class Command(BaseCommand):
-    help = "Run a worker: picks jobs and runs each in its own process (SIGTERM stops it)."
+    help = (
+        "Run a worker: picks jobs and runs each in its own process. SIGTERM or Ctrl-C stops it "
+        "gracefully (running jobs get CORE4_WORKER_GRACE seconds, then are retried); a second "
+        "one at once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("identifier", nargs="?", default=None,

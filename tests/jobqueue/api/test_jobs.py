@@ -463,3 +463,38 @@ def test_pause_and_resume_the_queue_or_a_project(api, client, make_user):
     assert api.put("/system/stop").status_code == 405
     assert api.get("/system/pause").status_code == 405
     assert Api(client).put("/system/pause").status_code == 401
+
+
+def test_quiet_stop_and_resume_one_worker(api, as_user, client, make_user):
+    from accounts.tokens import issue_token
+    from tests.jobqueue.api.conftest import Api
+
+    now = utcnow()
+    WorkerRecord.objects.create(identifier=WORKER, hostname="h1", pid=11, heartbeat=now)
+    WorkerRecord.objects.create(identifier="w/2", hostname="h1", pid=12, heartbeat=now)
+    WorkerRecord.objects.create(
+        identifier="dead", hostname="h2", pid=13, heartbeat=now - timedelta(hours=1)
+    )
+
+    def modes():
+        return {w["identifier"]: w["mode"] for w in data_of(api.get("/system"))["alive"]}
+
+    assert modes() == {WORKER: "active", "w/2": "active"}
+    quiet = data_of(api.put(f"/system/worker/{WORKER}/quiet"))
+    assert quiet == {"identifier": WORKER, "mode": "quiet", "changed": True}
+    assert data_of(api.put(f"/system/worker/{WORKER}/quiet"))["changed"] is False
+    assert modes() == {WORKER: "quiet", "w/2": "active"}
+    assert data_of(api.put(f"/system/worker/{WORKER}/resume"))["mode"] == "active"
+    assert data_of(api.put("/system/worker/w/2/stop"))["mode"] == "stopping"
+    assert modes() == {WORKER: "active", "w/2": "stopping"}
+    refused = api.put("/system/worker/w/2/resume")
+    assert refused.status_code == 400 and "cannot be undone" in error_of(refused)
+    assert api.put("/system/worker/dead/quiet").status_code == 404
+    assert api.put("/system/worker/nobody/stop").status_code == 404
+    assert api.put(f"/system/worker/{WORKER}/bogus").status_code == 405
+    assert api.get(f"/system/worker/{WORKER}/quiet").status_code == 405
+    assert as_user("x").put(f"/system/worker/{WORKER}/quiet").status_code == 403  # no system API
+    operator = make_user("operator", ["api://core4.api.v1.request.standard.*", r"job://.*/x"])
+    refused = Api(client, str(issue_token(operator))).put(f"/system/worker/{WORKER}/stop")
+    assert refused.status_code == 403 and "need cop" in error_of(refused)
+    assert modes()[WORKER] == "active"
