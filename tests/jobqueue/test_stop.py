@@ -75,7 +75,8 @@ def test_worker_stop_waits_then_settles_jobs_as_retried(live_stack, sig, again):
         f"{again} again to stop now"
     )
     wait_for(lambda: message in stack.log("worker-1"), 10, 0.05, stack.log("worker-1"))
-    assert time.monotonic() - sent < 2.5  # at once, not after the grace period
+    # said at once: while the job still runs, before the grace period ends and settles it
+    assert "grace period" not in stack.log("worker-1").split(message, 1)[0]
     assert worker.wait(30) == 0, stack.log("worker-1")
     assert time.monotonic() - sent >= 3  # the grace period was given
     _assert_retried(stack, job_id, "grace period of 3 s over")
@@ -140,7 +141,6 @@ def test_ctrl_c_under_up(tmp_path):
         os.kill(up.pid, signal.SIGINT)
         message = "stopping: 2 jobs running, waiting up to 120 s — Ctrl-C again to stop now"
         wait_for(lambda: message in stack.log("up"), 10, 0.05, stack.log("up"))
-        assert time.monotonic() - sent < 3
         time.sleep(0.5)
         assert up.poll() is None  # waiting for the jobs
         os.kill(up.pid, signal.SIGINT)
