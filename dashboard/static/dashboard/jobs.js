@@ -125,6 +125,7 @@ export class Jobs {
 
   setScope(scope) {
     if (!SCOPES[scope] || scope === this.scope) return;
+    this.settleFilter();
     this.scope = scope;
     this.sort = null;
     this.page = 0;
@@ -142,6 +143,7 @@ export class Jobs {
   }
 
   sortBy(key) {
+    this.settleFilter();
     const [current, direction] = this.sort || SCOPES[this.scope].sort;
     this.sort = [key, current === key ? -direction : 1];
     this.page = 0;
@@ -150,7 +152,17 @@ export class Jobs {
 
   refilter() {
     clearTimeout(this.filterTimer);
-    this.filterTimer = setTimeout(() => { this.page = 0; this.selected.clear(); this.load(); }, 250);
+    this.filterTimer = setTimeout(() => { this.filterTimer = null; this.page = 0; this.selected.clear(); this.load(); }, 250);
+  }
+
+  /** A filter typed just before another action applies now, not 250 ms later (when it
+   *  would drop a selection made in between). */
+  settleFilter() {
+    if (!this.filterTimer) return;
+    clearTimeout(this.filterTimer);
+    this.filterTimer = null;
+    this.page = 0;
+    this.selected.clear();
   }
 
   filterDoc() {
