@@ -10,60 +10,17 @@ transaction), with progress for large deletes. Run daily by the worker
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-
-from core4api.ids import utcnow
+from core4api.retention import RetentionCommand
 from jobqueue.models import Job
 
 
-class Command(BaseCommand):
+class Command(RetentionCommand):
     help = (
         "Delete finished (journaled) jobs older than CORE4_JOB_RETENTION_DAYS (default 30) "
         "days, in batches."
     )
+    setting = "CORE4_JOB_RETENTION_DAYS"
+    noun = "finished jobs"
 
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--days",
-            type=int,
-            default=None,
-            help="keep this many days instead of CORE4_JOB_RETENTION_DAYS",
-        )
-        parser.add_argument("--batch", type=int, default=2000, help="jobs per delete")
-        parser.add_argument(
-            "--dry-run", action="store_true", help="only count what would be deleted"
-        )
-
-    def handle(self, *args, days, batch, dry_run, **options):
-        days = settings.CORE4_JOB_RETENTION_DAYS if days is None else days
-        if days < 0:
-            raise CommandError("--days must be >= 0")
-        if batch < 1:
-            raise CommandError("--batch must be >= 1")
-        cutoff = utcnow() - timedelta(days=days)
-        old = Job.objects.filter(journaled=True, journaled_at__lt=cutoff)
-        total = old.count()
-        verbosity = options.get("verbosity", 1)
-        if dry_run or total == 0:
-            self.stdout.write(
-                f"{total} finished jobs older than {days} days ({cutoff:%Y-%m-%d %H:%M})"
-            )
-            return
-        deleted = 0
-        show_progress = verbosity >= 1 and total > batch
-        while True:
-            with transaction.atomic():
-                ids = list(old.order_by("journaled_at").values_list("id", flat=True)[:batch])
-                if not ids:
-                    break
-                count, _ = Job.objects.filter(id__in=ids, journaled=True).delete()
-            deleted += count
-            if show_progress:
-                pct = 100 * min(deleted, total) // total
-                self.stdout.write(f"  deleted {deleted}/{total} ({pct} %)")
-        if verbosity >= 1:
-            self.stdout.write(f"deleted {deleted} finished jobs older than {days} days")
+    def expired(self, cutoff):
+        return Job.objects.filter(journaled=True, journaled_at__lt=cutoff).order_by("journaled_at")
