@@ -300,7 +300,8 @@ export class Jobs {
       : `Select all ${this.total} matching jobs`;
   }
 
-  selectPage(on) {
+  async selectPage(on) {
+    if (this.filterTimer) { this.settleFilter(); await this.load(); } // select what the filter shows
     for (const job of this.onPage || []) {
       if (!this.selectable(job)) continue;
       if (on) this.selected.set(job._id, job.qual_name);
@@ -311,6 +312,7 @@ export class Jobs {
 
   /** Every job matching the filter that the user may act on, read from the listing. */
   async selectMatching() {
+    if (this.filterTimer) { this.settleFilter(); await this.load(); }
     const scope = SCOPES[this.scope];
     const found = [];
     try {
