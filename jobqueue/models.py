@@ -112,6 +112,14 @@ class Job(models.Model):
     prog_message = models.TextField(null=True, blank=True)  # noqa: DJ001 - None means unset, as in core4
     last_error = models.JSONField(null=True, blank=True)
     stdout = models.TextField(blank=True, default="")
+    # what ``execute()`` returned (JSON, at most ``CORE4_RESULT_MAX`` bytes encoded)
+    result = models.JSONField(null=True, blank=True)
+    # hard limit in seconds: a job still running then is killed and counts as failed
+    timeout = models.PositiveIntegerField(null=True, blank=True)
+    # the ``Schedule`` that enqueued the job (``enqueued_by`` is then ``scheduler``)
+    schedule_id = models.CharField(max_length=24, null=True, blank=True)  # noqa: DJ001 - None means unset, as in core4
+    # how the job ran: ``fork`` (a process of its own) or ``pool`` (a reused process)
+    run_mode = models.CharField(max_length=8, blank=True, default="")
 
     objects = JobQuerySet.as_manager()
 
@@ -385,3 +393,49 @@ class Control(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Schedule(models.Model):
+    """A job enqueued when due: by a cron expression evaluated in ``timezone`` or every
+    ``interval`` seconds. ``source`` is ``runtime`` for schedules managed in the admin, over
+    REST, in the dashboard or in coco, ``class`` for a job class's ``schedule`` attribute
+    (kept in sync by the scheduler, read-only elsewhere). ``next_run`` is when it is due next
+    (UTC); the scheduler's step fires every enabled schedule with ``next_run <= now`` once
+    and moves ``next_run`` past now, so a gap of many missed times gives one enqueue."""
+
+    RUNTIME = "runtime"
+    CLASS = "class"
+
+    id = models.CharField(primary_key=True, max_length=24, default=object_id, editable=False)
+    name = models.CharField(max_length=255)  # the job's qualified name (registry)
+    args = models.JSONField(default=dict, blank=True)
+    cron = models.CharField(max_length=255, blank=True, default="")
+    interval = models.PositiveIntegerField(null=True, blank=True)  # seconds
+    timezone = models.CharField(max_length=64, default="UTC")
+    enabled = models.BooleanField(default=True)
+    source = models.CharField(
+        max_length=8, choices=[(RUNTIME, RUNTIME), (CLASS, CLASS)], default=RUNTIME
+    )
+    next_run = models.DateTimeField(null=True, blank=True)
+    last_run = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=16, blank=True, default="")
+    last_job_id = models.CharField(max_length=24, null=True, blank=True)  # noqa: DJ001 - None means never
+    reason = models.TextField(blank=True, default="")  # why it was disabled
+    created_at = models.DateTimeField(default=utcnow)
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    updated_at = models.DateTimeField(default=utcnow)
+    etag = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(source="class"), name="queue_schedule_class_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["next_run"], condition=Q(enabled=True), name="queue_schedule_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.cron or f'every {self.interval} s'} [{self.id}]"
