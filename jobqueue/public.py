@@ -39,7 +39,7 @@ def job_name(job: type[CoreJob] | str) -> str:
                 "in a package of CORE4_JOB_PACKAGES"
             )
         return name
-    return job  # type: ignore[return-value]  # anything else: the registry says what it is
+    return job  # anything else: the registry says what it is
 
 
 def enqueue_job(job: type[CoreJob] | str, /, *, by: str | None = None, **kwargs: Any) -> Job:

@@ -202,7 +202,7 @@ class QueueBackend(BaseTaskBackend):
             status = TaskResultStatus.FAILED  # taken out of the queue before it finished
         finished = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
         arguments = job.args if isinstance(job.args, dict) else {}
-        result = TaskResult(
+        result: TaskResult = TaskResult(
             task=task,
             id=job.id,
             status=status,
