@@ -11,8 +11,10 @@ import os
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 from django_tasks import TaskResultStatus, default_task_backend, task, task_backends
 from django_tasks.exceptions import InvalidTaskError, TaskResultDoesNotExist, TaskResultMismatch
@@ -87,6 +89,7 @@ async def test_enqueue_task_async():
     assert result.status == TaskResultStatus.READY and result.args == [2]
     fetched = await test_tasks.add.aget_result(result.id)
     assert fetched.id == result.id and fetched.kwargs == {"b": 2}
+    await sync_to_async(connections.close_all)()  # the connection of asgiref's sync thread
 
 
 def test_arguments_must_be_json():
