@@ -65,18 +65,21 @@ class TaskJob(CoreJob):
 
     task: ClassVar[Task]
 
-    def execute(self, args=(), kwargs=None, nonce=None, **_ignored) -> Any:
+    def execute(self, args=None, kwargs=None, nonce=None, **_ignored) -> Any:
         """Call the task function; the JSON form of what it returns is the job's result.
 
         Sends django.tasks' ``task_started`` and ``task_finished`` signals in the job process."""
         task = self.task
+        args, kwargs = [] if args is None else args, {} if kwargs is None else kwargs
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise TypeError(f"task [{self.name}] takes arguments {{args: [...], kwargs: {{...}}}}")
         result = _backend(task).get_result(str(self._id))
         task_started.send(sender=QueueBackend, task_result=result)
         try:
             if task.takes_context:
-                value = task.call(TaskContext(task_result=result), *args, **(kwargs or {}))
+                value = task.call(TaskContext(task_result=result), *args, **kwargs)
             else:
-                value = task.call(*args, **(kwargs or {}))
+                value = task.call(*args, **kwargs)
             value = normalize_json(value)
         except BaseException as exc:
             error = TaskError(exception_class_path=get_module_path(type(exc)),

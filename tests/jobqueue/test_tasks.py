@@ -56,7 +56,7 @@ def test_each_task_function_is_a_registered_job_class_named_like_the_function():
     assert issubclass(entry.cls, TaskJob) and entry.cls.task.func is test_tasks.add.func
     assert entry.valid and entry.author == "django.tasks" and entry.doc == "Adds two numbers."
     names = {e.qual_name for e in registry() if issubclass(e.cls, TaskJob)}
-    assert names == {f"tests.jobqueue.tasks.{n}" for n in (
+    assert names == {"jobqueue.jobs.example.greet"} | {f"tests.jobqueue.tasks.{n}" for n in (
         "add", "urgent", "fails", "unserialisable", "with_context", "coroutine"
     )}  # fmt: skip
     assert "tests.jobqueue.test_tasks.not_registered" not in registry()
@@ -261,3 +261,14 @@ def test_permissions_are_by_the_functions_name():
     access = access_from([f"job://{ADD}/x"])
     assert access.can_execute_job(ADD) and access.can_read_job(ADD)
     assert not access.can_execute_job("tests.jobqueue.tasks.urgent")
+
+
+def test_a_task_enqueued_as_a_job_runs_and_bad_arguments_fail_it(run_worker):
+    """``POST /job`` / ``manage.py enqueue`` of a task's name: the arguments are checked."""
+    good = services.enqueue(ADD, args={"args": [2], "kwargs": {"b": 3}})
+    bad = services.enqueue(ADD, kwargs=5)
+    run_worker(lambda: finished(good.id)() and finished(bad.id)())
+    assert "add 2 + 3" in Job.objects.get(pk=good.id).stdout
+    assert test_tasks.add.get_result(good.id).status == TaskResultStatus.SUCCESSFUL
+    (error,) = test_tasks.add.get_result(bad.id).errors
+    assert error.exception_class is TypeError and "takes arguments" in error.traceback
