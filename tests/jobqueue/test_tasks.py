@@ -14,7 +14,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus, default_task_backend, task, task_backends
 from django_tasks.exceptions import InvalidTaskError, TaskResultDoesNotExist, TaskResultMismatch
@@ -272,3 +272,13 @@ def test_a_task_enqueued_as_a_job_runs_and_bad_arguments_fail_it(run_worker):
     assert test_tasks.add.get_result(good.id).status == TaskResultStatus.SUCCESSFUL
     (error,) = test_tasks.add.get_result(bad.id).errors
     assert error.exception_class is TypeError and "takes arguments" in error.traceback
+
+
+def test_enqueue_is_part_of_the_callers_transaction():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        test_tasks.add.enqueue(1)
+        raise RuntimeError("rolled back")
+    assert not Job.objects.exists()
+    with transaction.atomic():
+        kept = test_tasks.add.enqueue(2)
+    assert Job.objects.get(pk=kept.id).state == "pending"
