@@ -254,6 +254,14 @@ def test_nginx_two_daphnes_two_workers(live_stack):
         },
     )
     assert rv.status_code == 200, rv.text
+    # a body over CORE4_MAX_BODY_BYTES reaches daphne (client_max_body_size is larger)
+    big = post(
+        f"{base}/core4/api/v1/roles",
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+        data=b" " * (3 * 1024 * 1024),
+        timeout=30,
+    )
+    assert big.status_code == 400 and "request too large" in big.json()["error"], big.text
     user_token = get(f"{base}/core4/api/login?username=test&password=very secret").json()["data"][
         "token"
     ]
