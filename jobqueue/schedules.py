@@ -25,6 +25,7 @@ from jobqueue.errors import JobInvalid, JobNotFound, JobStateError
 from jobqueue.job import split_kwargs
 from jobqueue.models import Job, Schedule
 from jobqueue.registry import resolve
+from jobqueue.transitions import author_of
 
 #: Longest ``reason`` (why a schedule is disabled), in characters.
 REASON_MAX_LENGTH = 1000
@@ -156,7 +157,7 @@ def _touch(schedule: Schedule) -> None:
 def create(name: object, by: str | None = None, **fields: Any) -> Schedule:
     """A new runtime schedule; ``fields`` among ``args cron interval timezone enabled reason``."""
     definition = validate(name, fields)
-    schedule = Schedule(source=Schedule.RUNTIME, created_by=by or "")
+    schedule = Schedule(source=Schedule.RUNTIME, created_by=author_of(by))
     _apply(schedule, definition)
     schedule.save(force_insert=True)
     return schedule
@@ -182,7 +183,7 @@ def update(
         if vars(definition) == current:
             return None
         if definition.enabled != schedule.enabled and "reason" not in changes:
-            definition.reason = "" if definition.enabled else f"disabled by {by or 'an operator'}"
+            definition.reason = "" if definition.enabled else f"disabled by {author_of(by)}"
         _apply(schedule, definition)
         _touch(schedule)
         schedule.save()
@@ -228,7 +229,7 @@ def disable(
         if not schedule.enabled:
             return schedule, False
         schedule.enabled, schedule.next_run = False, None
-        schedule.reason = reason or f"disabled by {by or 'an operator'}"
+        schedule.reason = reason or f"disabled by {author_of(by)}"
         _touch(schedule)
         schedule.save()
         return schedule, True
