@@ -343,8 +343,103 @@ JOB_CLASS = component(
                 "additionalProperties": True,
                 "description": "the class's defaults for every job setting",
             },
+            "schedule": {
+                "type": "string",
+                "nullable": True,
+                "description": "the class's own cron `schedule` (not inherited), or null",
+            },
+            "next_run": {
+                "type": "string",
+                "nullable": True,
+                "description": "UTC ISO-8601: when the class schedule is due next",
+            },
         },
-        "required": ["_id", "qual_name", "author", "doc", "valid", "error", "aliases", "settings"],
+        "required": [
+            "_id",
+            "qual_name",
+            "author",
+            "doc",
+            "valid",
+            "error",
+            "aliases",
+            "settings",
+            "schedule",
+            "next_run",
+        ],  # fmt: skip
         "additionalProperties": False,
     },
 )
+
+_SCHEDULE_FIELDS = {
+    "name": {"type": "string", "description": "the job class, `module.Class` (registered)"},
+    "args": {"type": "object", "additionalProperties": ANY, "description": "job arguments"},
+    "cron": {
+        "type": "string",
+        "nullable": True,
+        "description": "five-field cron expression, evaluated in `timezone` (or `interval`)",
+    },
+    "interval": {
+        "type": "integer",
+        "nullable": True,
+        "description": "every so many seconds (or `cron`)",
+    },
+    "timezone": {"type": "string", "description": "zone of the cron expression (default UTC)"},
+    "enabled": {"type": "boolean"},
+    "reason": {"type": "string", "nullable": True, "description": "why it is disabled"},
+}
+
+SCHEDULE = component(
+    "Schedule",
+    {
+        "type": "object",
+        "description": "A job enqueued when due: by a cron expression in a time zone, or "
+        "every `interval` seconds. `source: class` rows come from a job class's `schedule` "
+        "and are read-only. Times are UTC ISO-8601.",
+        "properties": {
+            "_id": _STR,
+            **_SCHEDULE_FIELDS,
+            "schedule": {"type": "string", "description": "the schedule in words"},
+            "source": {"type": "string", "enum": ["runtime", "class"]},
+            "next_run": _NTIME,
+            "last_run": _NTIME,
+            "last_outcome": {
+                "type": "string",
+                "nullable": True,
+                "description": "`enqueued`, `exists` (the job was still unfinished), `failed`",
+            },
+            "last_job_id": _NSTR,
+            "created_at": _NTIME,
+            "created_by": _STR,
+            "updated_at": _NTIME,
+            "etag": {"type": "integer", "description": "send it back to update or delete"},
+        },
+        "required": [
+            "_id",
+            "name",
+            "args",
+            "cron",
+            "interval",
+            "timezone",
+            "enabled",
+            "source",
+            "next_run",
+            "last_run",
+            "etag",
+        ],  # fmt: skip
+    },
+)
+
+SCHEDULE_BODY = {
+    "application/json": {
+        "type": "object",
+        "properties": _SCHEDULE_FIELDS,
+        "required": ["name"],
+    }
+}
+SCHEDULE_UPDATE_BODY = {
+    "application/json": {
+        "type": "object",
+        "properties": {**_SCHEDULE_FIELDS, "etag": {"type": "integer"}},
+        "required": ["etag"],
+    }
+}
