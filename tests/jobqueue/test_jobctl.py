@@ -87,10 +87,14 @@ def test_retry_at_counts_the_attempts_used():
 
 
 # --- results: pure ---------------------------------------------------------------------------
-def test_results_are_json_copies():
+def test_json_results_pass():
     assert results.check(None) is None
-    assert results.check({"a": (1, 2), "b": "ü"}) == {"a": [1, 2], "b": "ü"}
+    assert results.check({"a": (1, 2), "b": "ü"}) == {"a": (1, 2), "b": "ü"}
     assert results.check("x" * 10, max_bytes=12) == "x" * 10
+    assert results.check("ü" * 6, max_bytes=14) == "ü" * 6  # bytes, not characters
+    with pytest.raises(results.ResultError, match="result of 16 bytes"):
+        results.check("ü" * 7, max_bytes=14)
+    assert results.check(["\\u0000"]) == ["\\u0000"]  # text that looks like a NUL escape
 
 
 @pytest.mark.parametrize(
@@ -101,6 +105,7 @@ def test_results_are_json_copies():
         ({(1, 2): 3}, "not JSON-serialisable"),
         ("x" * 20, r"result of 22 bytes exceeds CORE4_RESULT_MAX \(12 bytes\)"),
         ("a\x00b", "NUL characters are not allowed in result"),
+        ({"\x00": 1}, "NUL characters are not allowed in result"),
         ("\ud800", "lone surrogate"),
     ],
 )
@@ -111,9 +116,9 @@ def test_results_that_cannot_be_stored_are_refused(value, message):
 
 def test_deep_results_are_refused():
     deep: list = []
-    for _ in range(results.MAX_DEPTH + 5):
+    for _ in range(5000):
         deep = [deep]
-    with pytest.raises(results.ResultError, match="nested deeper than"):
+    with pytest.raises(results.ResultError, match="nested too deeply"):
         results.check(deep)
 
 
