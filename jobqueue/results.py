@@ -45,9 +45,7 @@ def check(value: Any, max_bytes: int | None = None) -> Any:
     except UnicodeEncodeError:
         raise ResultError("invalid text in result: lone surrogate") from None
     if size > max_bytes:
-        raise ResultError(
-            f"result of {size} bytes exceeds CORE4_RESULT_MAX ({max_bytes} bytes)"
-        )
+        raise ResultError(f"result of {size} bytes exceeds CORE4_RESULT_MAX ({max_bytes} bytes)")
     if "\\u0000" in text:  # a NUL, or text that looks like its escape: look closely
         try:
             _check_strings(value)
