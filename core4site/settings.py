@@ -243,6 +243,8 @@ CORE4_WORKER_DAILY_COMMANDS = env.list(
 CORE4_SUMMARY_INTERVAL = env.float("CORE4_SUMMARY_INTERVAL", default=1.0)
 #: Captured stdout/stderr kept per job (bytes; the tail is kept).
 CORE4_STDOUT_MAX = env.int("CORE4_STDOUT_MAX", default=1_000_000)
+#: Bytes of a job's result (what ``execute`` returns, JSON-encoded); larger: the job fails.
+CORE4_RESULT_MAX = env.int("CORE4_RESULT_MAX", default=65_536)
 #: Finished (journaled) jobs are deleted this many days after they left the queue, by
 #: ``manage.py prune_jobs`` (run daily by the worker).
 CORE4_JOB_RETENTION_DAYS = env.int("CORE4_JOB_RETENTION_DAYS", default=30)

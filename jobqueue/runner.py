@@ -3,7 +3,8 @@
 The child never touches the worker's database connections: it drops its references to
 the inherited ones without closing them (closing would end the parent's sessions on the
 shared sockets) and leaves with ``os._exit``. It reports to the worker through a pipe,
-one JSON object per line — ``started``, ``progress``, ``done`` — and the worker performs
+one JSON object per line — ``started``, ``progress``, ``done`` (with the job's result, checked
+and size-bounded here by :func:`jobqueue.results.check`) — and the worker performs
 the transitions, so a job that is SIGKILLed or dies loses nothing the worker cannot settle.
 The job's stdout and stderr (C level included) go to a file the worker stores with the job.
 """
@@ -22,6 +23,8 @@ from typing import Any
 
 from jobqueue.job import SETTINGS, JobDeferred
 from jobqueue.registry import resolve
+from jobqueue.results import ResultError
+from jobqueue.results import check as check_result
 
 #: Inherited connection objects, referenced until ``os._exit`` so they are never finalised.
 _INHERITED: list[Any] = []
@@ -125,14 +128,25 @@ def _execute(data: dict, pipe: _Pipe) -> None:
     pipe.send(kind="started", pid=os.getpid())
     job.logger.info("start execution")
     try:
-        job.execute(**job.args)
+        value = job.execute(**job.args)
     except JobDeferred as exc:
         outcome = {"outcome": "defer", "message": str(exc)}
     except BaseException as exc:  # noqa: BLE001 - any failure of the job is its result
         traceback.print_exc()
         outcome = {"outcome": "fail", "error": error_info(exc)}
     else:
-        outcome = {"outcome": "complete"}
+        outcome = completed(value)
     sys.stdout.flush()
     sys.stderr.flush()
     pipe.send(kind="done", **outcome)
+
+
+def completed(value: Any) -> dict[str, Any]:
+    """The ``done`` report of a job whose ``execute`` returned ``value``: complete with the
+    result, or a failure if the value cannot be a result (not JSON, too big)."""
+    try:
+        result = check_result(value)
+    except ResultError as exc:
+        print(f"job failed: {exc}", file=sys.stderr)
+        return {"outcome": "fail", "error": {"exception": repr(exc), "traceback": None}}
+    return {"outcome": "complete", "result": result}

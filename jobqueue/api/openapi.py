@@ -11,6 +11,46 @@ _NSTR = {"type": "string", "nullable": True}
 _NINT = {"type": "integer", "nullable": True}
 _NTIME = {"type": "string", "nullable": True, "description": "UTC ISO-8601"}
 
+#: ``error_time``: seconds, or a backoff spec (``jobqueue.backoff``)
+BACKOFF = {
+    "type": "object",
+    "description": "retry backoff: the n-th failure waits min(max, base × factor^(n-1)) s, "
+    "spread by ±jitter (a fraction), at most max",
+    "properties": {
+        "base": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 2**31 - 1},
+        "factor": {"type": "number", "minimum": 1, "maximum": 100, "default": 2},
+        "max": {
+            "type": "number",
+            "exclusiveMinimum": True,
+            "minimum": 0,
+            "maximum": 2**31 - 1,
+            "default": 86400,
+            "description": "seconds, at least base",
+        },
+        "jitter": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+    },
+    "required": ["base"],
+    "additionalProperties": False,
+}
+ERROR_TIME = {
+    "oneOf": [{"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, BACKOFF],
+    "description": "seconds before a failed job is retried, or a backoff spec",
+}
+TIMEOUT = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 2**31 - 1,
+    "nullable": True,
+    "description": "seconds: a job still running then is killed and fails "
+    "(`last_error` `timeout after N s`), retried while attempts are left",
+}
+RESULT = {
+    "nullable": True,
+    "description": "what the job's `execute` returned (JSON, at most `CORE4_RESULT_MAX` bytes "
+    "encoded); null if nothing. In `GET /job/<id>` and the follow stream's `state` frames only, "
+    "not in listings",
+}
+
 JOB = component(
     "Job",
     {
@@ -62,8 +102,10 @@ JOB = component(
             "trial": {"type": "integer"},
             "defer_time": {"type": "integer"},
             "defer_max": {"type": "integer"},
-            "error_time": {"type": "integer"},
+            "error_time": ERROR_TIME,
             "wall_time": _NINT,
+            "timeout": TIMEOUT,
+            "result": RESULT,
             "zombie_time": {"type": "integer"},
             "max_parallel": {"type": "integer"},
             "priority": {"type": "integer"},
@@ -245,7 +287,7 @@ SETTING_PROPERTIES = {
     "attempts": {"type": "integer", "minimum": 1},
     "defer_time": {"type": "integer", "minimum": 1},
     "defer_max": {"type": "integer", "minimum": 1},
-    "error_time": {"type": "integer", "minimum": 1},
+    "error_time": ERROR_TIME,
     "wall_time": {"type": "integer", "minimum": 1, "nullable": True},
     "zombie_time": {"type": "integer", "minimum": 1},
     "max_parallel": {"type": "integer", "minimum": 1},
@@ -253,6 +295,7 @@ SETTING_PROPERTIES = {
     "force": {"type": "boolean"},
     "progress_interval": {"type": "integer", "minimum": 1},
     "worker": {"type": "string", "nullable": True},
+    "timeout": TIMEOUT,
 }
 
 ENQUEUE_BODY = {

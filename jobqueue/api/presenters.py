@@ -47,10 +47,14 @@ def job_url(job_id: str | None) -> str | None:
     return f"{API_ROOT}/job/{job_id}" if job_id else None
 
 
-def job_document(job: Job, readable: bool, now: datetime | None = None) -> dict[str, Any]:
+def job_document(
+    job: Job, readable: bool, now: datetime | None = None, result: bool = False
+) -> dict[str, Any]:
     """The job, enriched as core4 does (``qual_name``, ``highstate``, ``flag``, ``age``,
-    ``journal``) with links to its parent, child and log."""
-    data = services.job_detail(job)
+    ``journal``) with links to its parent, child and log; with ``result`` (what ``execute``
+    returned, up to ``CORE4_RESULT_MAX`` bytes) only if asked — a single job's document,
+    not a listing's items."""
+    data = services.job_detail(job, result=result)
     data.pop("name", None)
     journal = data.pop("journaled", job.journaled)
     prog = dict(data.get("prog") or {})
@@ -83,6 +87,8 @@ def job_document(job: Job, readable: bool, now: datetime | None = None) -> dict[
     if not readable:
         document["args"] = None
         document["last_error"] = None
+        if result:
+            document["result"] = None
         document["prog"] = {"value": prog["value"], "message": None}
     return document
 

@@ -130,6 +130,8 @@ class JobView(Core4APIView):
         access = self.access
         queryset = masked_journal(access) if journal else masked_queue(access)
         queryset = self.filter_queryset(search(request, queryset))
+        # the items carry neither the output nor the result (up to 1 MB / 64 KiB each)
+        queryset = queryset.defer("stdout", "result")
         can_read = lru_cache(maxsize=None)(access.can_read_job)
         now = utcnow()
         try:
@@ -316,7 +318,7 @@ class JobDetailView(JobView):
         responses={200: envelope(openapi.JOB)},
     )
     def get(self, request, id: str) -> Response:  # `id`: core4's name
-        return Response(job_document(self.readable_job(id), readable=True))
+        return Response(job_document(self.readable_job(id), readable=True, result=True))
 
 
 class JobFollowView(JobView):
@@ -586,6 +588,8 @@ def enqueue_settings(request) -> dict[str, Any]:
             continue
         value = given[key]
         if isinstance(value, str) and kind is not str:
-            value = argument(request, key, as_type=kind)
+            # a backoff spec in the query string is JSON
+            spec = key == "error_time" and value.lstrip().startswith("{")
+            value = argument(request, key, as_type=dict if spec else kind)
         settings[key] = value
     return settings
