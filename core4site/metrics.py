@@ -28,6 +28,7 @@ import hmac
 import os
 from collections.abc import Iterator
 from datetime import datetime
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -157,7 +158,7 @@ def fold(batch: int | None = None) -> dict:
             if not created and not (isinstance(row.value, dict) and "cursor" in row.value):
                 row.value = _fresh(cursor)
                 row.save(update_fields=["value"])
-        return row.value
+        return cast(dict, row.value)
     rows = list(
         Event.objects.filter(channel=QUEUE, id__gt=stored["cursor"])
         .order_by("id")
@@ -174,7 +175,7 @@ def fold(batch: int | None = None) -> dict:
             row.value = totals
             row.save(update_fields=["value"])
             return totals
-        return row.value  # another scrape folded these events first
+        return cast(dict, row.value)  # another scrape folded these events first
 
 
 def _cumulative(histogram: dict, buckets: tuple) -> list[tuple[str, float]]:
@@ -260,7 +261,7 @@ def exposition() -> bytes:
     else:
         processes = REGISTRY
     database = CollectorRegistry()
-    database.register(DatabaseCollector())  # type: ignore[arg-type]
+    database.register(DatabaseCollector())
     return generate_latest(processes) + generate_latest(database)
 
 

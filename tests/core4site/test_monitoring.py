@@ -79,14 +79,12 @@ def test_metrics_with_real_workers_and_servers(live_stack, tmp_path):
     try:
         socket.send(json.dumps({"type": "interest", "data": ["queue"]}))
         enqueue(stack, DUMMY, "sleep=1", "worker=nobody", "n=2")
-        wait_for(
-            lambda: '"enqueue_job"' in socket.recv(), 30, 0, "the socket saw no enqueue event"
-        )
+        wait_for(lambda: '"enqueue_job"' in socket.recv(), 30, 0, "the socket saw no enqueue event")
         stack.base_url = first  # counted over both servers: scraped on the other one
         samples = wait_for(
-            lambda: (s := scrape(stack))
-            and value(s, "core4_event_delivery_seconds_count") >= 1
-            and s,
+            lambda: (
+                (s := scrape(stack)) and value(s, "core4_event_delivery_seconds_count") >= 1 and s
+            ),
             30,
             0.2,
             "no delivery observed",
