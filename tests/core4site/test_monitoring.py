@@ -274,3 +274,30 @@ def test_plain_stays_the_default():
 
     assert settings.CORE4_LOG_FORMAT == "plain"
     assert settings.LOGGING["handlers"]["console"]["formatter"] == "plain"
+
+
+@pytest.mark.django_db
+def test_the_grafana_dashboard_uses_only_exposed_metrics(client, settings):
+    import re
+
+    from tests.support import ROOT
+
+    settings.CORE4_METRICS_TOKEN = TOKEN
+    client.get("/health/live")  # at least one HTTP request counted
+    reply = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    exposed = set()
+    for family in text_string_to_metric_families(reply.content.decode()):
+        suffixes = {
+            "histogram": ("_bucket", "_count", "_sum"),
+            "counter": ("_total",),
+        }.get(family.type, ("",))
+        exposed.update(family.name + suffix for suffix in suffixes)
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "core4site.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bcore4_[a-z_]+", target["expr"])
+    }
+    assert used, "the dashboard queries nothing"
+    assert used <= exposed, sorted(used - exposed)
