@@ -8,9 +8,9 @@
 
 No authentication and nothing secret in the reply (no addresses, no exception texts beyond
 their type). Each check has ``CORE4_HEALTH_TIMEOUT`` seconds; the checks run at once, the
-database ones in a small thread pool of their own (never on the event loop, nor in the
-thread Django's other sync views share), so a hung database cannot hang the probe nor pile
-up threads: a check still running when the next probe comes is reported as failed again.
+database ones in a small thread pool of their own (never on the event loop), so a hung
+database cannot hang the probe nor pile up threads: a check still running when the next
+probe comes waits for a free thread and is reported as failed again.
 Plain views rather than django-health-check: three checks, each with a timeout of its own
 and off the event loop, are shorter written than configured.
 """
