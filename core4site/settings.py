@@ -380,6 +380,7 @@ CORE4_METRICS_TOKEN = env.str("CORE4_METRICS_TOKEN", default="")
 #: multiprocess mode). Empty: each process reports its own.
 CORE4_METRICS_DIR = env.str("CORE4_METRICS_DIR", default="")
 if CORE4_METRICS_DIR:  # read by prometheus_client when it is first imported
+    Path(CORE4_METRICS_DIR).mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = CORE4_METRICS_DIR
 #: Events folded into the queue metrics per scrape at most (a backlog is caught up over the
 #: next scrapes), so that a scrape costs a bounded range read of the event table.
