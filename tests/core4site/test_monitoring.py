@@ -301,3 +301,38 @@ def test_the_grafana_dashboard_uses_only_exposed_metrics(client, settings):
     }
     assert used, "the dashboard queries nothing"
     assert used <= exposed, sorted(used - exposed)
+
+
+def test_json_formatter_and_job_tag_in_process():
+    import io
+    import logging
+    from datetime import datetime
+
+    from core4site.logs import JsonFormatter, access_entry
+    from jobqueue.runner import _JobTag
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(_JobTag("6b0b146e2e30bb1259b20cfa", "x.Job"))
+    logger = logging.getLogger("job.x.Job")
+    logger.addHandler(handler)
+    try:
+        logger.warning("hello %s", "wörld", extra={"attempt": 2})
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    first, second = json_lines(stream.getvalue())
+    assert first["message"] == "hello wörld" and first["level"] == "WARNING"
+    assert first["logger"] == "job.x.Job" and first["attempt"] == 2
+    assert first["job_id"] == "6b0b146e2e30bb1259b20cfa" and first["job_name"] == "x.Job"
+    assert first["time"].endswith("+00:00")
+    assert "ValueError: boom" in second["exc_info"]
+
+    entry = json.loads(access_entry("127.0.0.1:5", datetime.now(), "GET /x?token=***", 200, 12))
+    assert (entry["method"], entry["path"], entry["status"], entry["bytes"]) == (
+        "GET", "/x?token=***", 200, 12,
+    )  # fmt: skip
