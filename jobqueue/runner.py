@@ -108,6 +108,26 @@ def _redirect(output_fd: int) -> None:
             handler.setStream(sys.stderr)
 
 
+class _JobTag(logging.Filter):
+    """Gives every log record of a job process the job's ``job_id`` and ``job_name`` (the
+    JSON log format writes them; the plain one ignores them)."""
+
+    def __init__(self, job_id: str, job_name: str):
+        super().__init__()
+        self.job_id, self.job_name = job_id, job_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.job_id = self.job_id
+        record.job_name = self.job_name
+        return True
+
+
+def _tag_log_records(job_id: str, job_name: str) -> None:
+    tag = _JobTag(job_id, job_name)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(tag)
+
+
 def _execute(data: dict, pipe: _Pipe) -> None:
     try:
         cls = resolve(data["name"])
@@ -124,6 +144,7 @@ def _execute(data: dict, pipe: _Pipe) -> None:
         print(f"failed to load job [{data['name']}]: {exc}", file=sys.stderr)
         pipe.send(kind="done", outcome="failed_start", error=error_info(exc))
         return
+    _tag_log_records(data["id"], data["name"])
     job._reporter = lambda value, message: pipe.send(kind="progress", value=value, message=message)
     pipe.send(kind="started", pid=os.getpid())
     job.logger.info("start execution")

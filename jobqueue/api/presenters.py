@@ -7,6 +7,7 @@ arguments must not leak.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -19,6 +20,7 @@ from jobqueue.states import FINAL, HIGHSTATE, INACTIVE, STOPPED, UNAUTHORIZED
 
 API_ROOT = "/core4/api/v1"
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: A line the job's logger wrote through the project's ``plain`` log format.
 LOG_LINE = re.compile(
     r"^(?P<created>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
@@ -105,9 +107,22 @@ def log_item(job: Job, lineno: int, line: str) -> dict[str, Any]:
         "identifier": job.id,
         "qual_name": job.name,
         "lineno": lineno,
-        "level": match.group("level") if match else None,
+        "level": match.group("level") if match else json_log_level(line),
         "message": line,
     }
+
+
+def json_log_level(line: str) -> str | None:
+    """The level of a line the job's logger wrote in the JSON log format
+    (``CORE4_LOG_FORMAT=json``: ``{"time": …, "level": "INFO", …, "job_id": …}``), else None."""
+    if not (line.startswith("{") and '"job_id"' in line):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    level = record.get("level") if isinstance(record, dict) else None
+    return level if level in LEVELS else None
 
 
 def output_lines(text: str) -> list[str]:
