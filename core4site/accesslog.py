@@ -4,7 +4,8 @@ core4 clients put ``password`` and ``token`` into the query string (the seed ses
 an access log must not keep them. daphne writes its log through an ``AccessLogGenerator``
 built from the name ``daphne.cli.AccessLogGenerator`` right after it imported the ASGI
 application, so :func:`install` (called by ``core4site.asgi``) swaps in the redacting one for
-``daphne core4site.asgi:application`` as much as for ``manage.py up``.
+``daphne core4site.asgi:application`` as much as for ``manage.py up``. With
+``CORE4_LOG_FORMAT=json`` each line is a JSON object (:func:`core4site.logs.access_entry`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 from urllib.parse import unquote_plus
 
 from daphne.access import AccessLogGenerator
+from django.conf import settings
+
+from core4site.logs import access_entry
 
 #: Query argument names whose values never reach the log (compared case-insensitively).
 SECRET_ARGUMENTS = frozenset(
@@ -41,8 +45,11 @@ class RedactingAccessLogGenerator(AccessLogGenerator):
             details = {**details, "path": redact(details["path"])}
         super().__call__(protocol, action, details)
 
-    def write_entry(self, *args, **kwargs):
-        super().write_entry(*args, **kwargs)
+    def write_entry(self, host, date, request, status=None, length=None, **kwargs):
+        if settings.CORE4_LOG_FORMAT == "json":
+            self.stream.write(access_entry(host, date, request, status, length) + "\n")
+        else:
+            super().write_entry(host, date, request, status, length, **kwargs)
         self.stream.flush()
 
 

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core4site.metrics.RequestMetrics",  # first: counts every response (README "Monitoring")
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -248,6 +250,8 @@ CORE4_WORKER_DAILY_COMMANDS = env.list(
 CORE4_SUMMARY_INTERVAL = env.float("CORE4_SUMMARY_INTERVAL", default=1.0)
 #: Captured stdout/stderr kept per job (bytes; the tail is kept).
 CORE4_STDOUT_MAX = env.int("CORE4_STDOUT_MAX", default=1_000_000)
+#: Bytes of a job's result (what ``execute`` returns, JSON-encoded); larger: the job fails.
+CORE4_RESULT_MAX = env.int("CORE4_RESULT_MAX", default=65_536)
 #: Finished (journaled) jobs are deleted this many days after they left the queue, by
 #: ``manage.py prune_jobs`` (run daily by the worker).
 CORE4_JOB_RETENTION_DAYS = env.int("CORE4_JOB_RETENTION_DAYS", default=30)
@@ -354,14 +358,41 @@ SIMPLE_JWT = {
 #: secrets are redacted (core4site.accesslog).
 CORE4_ACCESS_LOG = env.str("CORE4_ACCESS_LOG", default="-")
 
+#: "plain" (human-readable, the default) or "json": one JSON object per line from server,
+#: worker and job processes and the access log (core4site.logs, README "Monitoring").
+CORE4_LOG_FORMAT = env.str("CORE4_LOG_FORMAT", default="plain").strip().lower()
+if CORE4_LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"CORE4_LOG_FORMAT must be plain or json, not [{CORE4_LOG_FORMAT}]")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+        "json": {"()": "core4site.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CORE4_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("CORE4_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- monitoring (README "Monitoring") -------------------------------------------------------------
+#: Bearer token that may scrape ``/metrics`` (besides users with ``cop``); empty: cop only.
+CORE4_METRICS_TOKEN = env.str("CORE4_METRICS_TOKEN", default="")
+#: A directory shared by the server processes of one host: their process metrics (HTTP
+#: requests, sockets, commit → socket latency) are summed over all of them (prometheus_client's
+#: multiprocess mode). Empty: each process reports its own.
+CORE4_METRICS_DIR = env.str("CORE4_METRICS_DIR", default="")
+if CORE4_METRICS_DIR:  # read by prometheus_client when it is first imported
+    Path(CORE4_METRICS_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = CORE4_METRICS_DIR
+#: Events folded into the queue metrics per scrape at most (a backlog is caught up over the
+#: next scrapes), so that a scrape costs a bounded range read of the event table.
+CORE4_METRICS_EVENT_BATCH = env.int("CORE4_METRICS_EVENT_BATCH", default=20_000)
+#: ``/health/ready``: seconds each check may take before it counts as failed.
+CORE4_HEALTH_TIMEOUT = env.float("CORE4_HEALTH_TIMEOUT", default=2.0)
+#: ``/health/ready``: the newest worker heartbeat may be at most this old (seconds).
+CORE4_HEALTH_HEARTBEAT_MAX = env.float("CORE4_HEALTH_HEARTBEAT_MAX", default=30.0)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import LoginView
 from core4api import errors
+from core4site import health, metrics
 from core4site.views import ApiRootView
 
 API = "core4/api/v1/"
@@ -18,6 +19,10 @@ urlpatterns = [
     path(API + "schema/", SpectacularAPIView.as_view(), name="schema"),
     path(API + "schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(API + "schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # monitoring (README "Monitoring"): outside the core4 API, not in its schema
+    path("metrics", metrics.MetricsView.as_view(), name="metrics"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
     path("", include("dashboard.urls")),
 ]
 

@@ -24,7 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.permissions import NO_ACCESS
 from accounts.revocation import still_allowed
-from events import frames
+from events import frames, metrics
 from events import hub as hubs
 from events.frames import FrameError
 from events.hub import BATCH, fetch_after
@@ -73,6 +73,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         #: daphne: writes a pre-framed message straight to the socket (events.wire)
         self.write_frame: Writer | None = None
         self.limits = frames.Limits.from_settings()
+        self._counted = False  # in the open-sockets gauge (events.metrics)
 
     # --- connection -------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -89,6 +90,8 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.user_id = user.pk  # re-checked on revocation; the chat rate is per user
         self.hub = await hubs.join(self)
         await self.accept()
+        self._counted = True
+        metrics.SOCKETS.inc()
         self.write_frame = raw_writer(self.base_send)
         token = self.scope.get("token")
         if token is not None and "exp" in token:
@@ -141,6 +144,9 @@ class EventConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code) -> None:
+        if self._counted:
+            self._counted = False
+            metrics.SOCKETS.dec()
         await self._leave()
 
     async def send_frame(self, frame: str) -> None:

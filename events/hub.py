@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import weakref
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Max
 
 from accounts.revocation import ACCESS_CHANGED, ACCESS_GROUP, load_users
+from events import metrics
 from events.models import QUEUE, Event
 from events.outbox import HUB_GROUP
 from events.summary import mask
@@ -80,13 +82,19 @@ def _max_id() -> int:
 
 def fetch_after(after: int, limit: int, upto: int | None = None, channels=None) -> list[tuple]:
     """``(id, channel, frame)`` of the events after ``after`` (up to ``upto``), in id order."""
+    return [row[:3] for row in fetch_timed(after, limit, upto, channels)]
+
+
+def fetch_timed(after: int, limit: int, upto: int | None = None, channels=None) -> list[tuple]:
+    """``(id, channel, frame, created)`` of the events after ``after``: :func:`fetch_after`
+    with each event's creation time (POSIX seconds), for the delivery latency."""
     queryset = Event.objects.filter(id__gt=after)
     if upto is not None:
         queryset = queryset.filter(id__lte=upto)
     if channels is not None:
         queryset = queryset.filter(channel__in=list(channels))
     return [
-        (event.pk, event.channel, encode(event.to_document()))
+        (event.pk, event.channel, encode(event.to_document()), event.created.timestamp())
         for event in queryset.order_by("id")[:limit]
     ]
 
@@ -229,9 +237,10 @@ class Hub:
             self._wake.clear()
             try:
                 while True:
-                    rows = await self.db(fetch_after, self.last_id, BATCH)
-                    for pk, channel, frame in rows:
-                        await self.dispatch_event(pk, channel, frame)
+                    rows = await self.db(fetch_timed, self.last_id, BATCH)
+                    for pk, channel, frame, created in rows:
+                        if await self.dispatch_event(pk, channel, frame):
+                            metrics.DELIVERY.observe(max(0.0, time.time() - created))
                     if len(rows) < BATCH:
                         break
             except asyncio.CancelledError:
@@ -281,19 +290,23 @@ class Hub:
         await member.send_frame(f'{self._summary_head},"data":{data}}}')
 
     # --- fan-out ----------------------------------------------------------------------------
-    async def dispatch_event(self, pk: int, channel: str, frame: str) -> None:
+    async def dispatch_event(self, pk: int, channel: str, frame: str) -> bool:
+        """Hand the event to every interested socket; True if there was one."""
         self.last_id = max(self.last_id, pk)
         wire = None  # the WebSocket frame, built once for the sockets that take it raw
+        sent = False
         for member in list(self.members):
             if member.replaying or pk <= member.cursor or channel not in member.interests:
                 continue
             member.cursor = pk
+            sent = True
             write = getattr(member, "write_frame", None)
             if write is not None:
                 wire = wire or text_frame(frame)
                 if write(*wire):
                     continue
             await member.send_frame(frame)
+        return sent
 
     async def dispatch_summary(self, message: dict) -> None:
         rows = message.get("rows") or []

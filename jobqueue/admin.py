@@ -1,13 +1,17 @@
-"""Django admin for the queue: browse jobs, and kill/remove/restart through the transitions."""
+"""Django admin for the queue: browse jobs, and kill/remove/restart through the transitions;
+manage schedules through the schedule services (``jobqueue.schedules``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from jobqueue import services
+from jobqueue import schedules, services
 from jobqueue.errors import JobError
-from jobqueue.models import Job, WorkerRecord
+from jobqueue.models import Job, Schedule, WorkerRecord
 
 
 class UnfinishedFilter(admin.SimpleListFilter):
@@ -97,3 +101,124 @@ class WorkerRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- schedules ----------------------------------------------------------------------------------
+class ScheduleForm(forms.ModelForm):
+    """The schedule's fields, validated by ``jobqueue.schedules`` (as REST and coco are);
+    ``etag`` rides along hidden, so a change made meanwhile elsewhere is a conflict."""
+
+    etag = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Schedule
+        fields = ["name", "args", "cron", "interval", "timezone", "enabled", "reason"]
+        help_texts = {
+            "name": "the job's qualified name (a registered job class)",
+            "cron": "five fields, e.g. */5 * * * * (evaluated in the time zone) — or an interval",
+            "interval": "seconds — or a cron expression",
+            "reason": "why it is disabled",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["etag"].initial = self.instance.etag
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk and data.get("etag") not in (None, self.instance.etag):
+            raise forms.ValidationError(
+                f"schedule [{self.instance.pk}] was changed meanwhile: reload it and try again"
+            )
+        fields = {key: data.get(key) for key in schedules.FIELDS if key != "name"}
+        try:
+            schedules.validate(data.get("name"), fields)
+        except JobError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+def _each_schedule(modeladmin, request, queryset, act, done: str) -> None:
+    ok = 0
+    for schedule in queryset:
+        try:
+            act(schedule.id, request.user.get_username())
+            ok += 1
+        except JobError as exc:
+            modeladmin.message_user(request, f"{schedule.id}: {exc}", messages.WARNING)
+    if ok:
+        modeladmin.message_user(request, f"{ok} schedule(s) {done}", messages.SUCCESS)
+
+
+@admin.action(description="Enable selected schedules")
+def enable_schedules(modeladmin, request, queryset):
+    _each_schedule(modeladmin, request, queryset, lambda pk, by: schedules.enable(pk, by=by),
+                   "enabled")  # fmt: skip
+
+
+@admin.action(description="Disable selected schedules")
+def disable_schedules(modeladmin, request, queryset):
+    _each_schedule(modeladmin, request, queryset,
+                   lambda pk, by: schedules.disable(pk, f"disabled in the admin by {by}", by=by),
+                   "disabled")  # fmt: skip
+
+
+@admin.action(description="Run selected schedules now")
+def run_schedules(modeladmin, request, queryset):
+    _each_schedule(modeladmin, request, queryset, lambda pk, by: schedules.run_now(pk, by=by),
+                   "enqueued")  # fmt: skip
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    """Runtime schedules are created, changed and deleted here through the schedule services;
+    class schedules (``source=class``) are shown read-only."""
+
+    form = ScheduleForm
+    list_display = ["id", "name", "when", "timezone", "enabled", "source", "next_run", "last_run",
+                    "last_outcome"]  # fmt: skip
+    list_filter = ["enabled", "source", "last_outcome"]
+    search_fields = ["id", "name"]
+    actions = [enable_schedules, disable_schedules, run_schedules]
+    fields = [*schedules.FIELDS, "etag", "source", "next_run", "last_run", "last_outcome",
+              "last_job_id", "created_at", "created_by", "updated_at"]  # fmt: skip
+    readonly_fields = ["source", "next_run", "last_run", "last_outcome", "last_job_id",
+                       "created_at", "created_by", "updated_at"]  # fmt: skip
+
+    @admin.display(description="schedule")
+    def when(self, schedule: Schedule) -> str:
+        return schedules.describe(schedule)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.source == Schedule.CLASS:
+            return False  # shown, not changed: it comes from the job class
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.source == Schedule.CLASS:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        by = request.user.get_username()
+        fields = {key: form.cleaned_data.get(key) for key in schedules.FIELDS}
+        if change:
+            current = Schedule.objects.get(pk=obj.pk).etag  # the form checked it (clean)
+            saved = schedules.update(obj.pk, current, by=by, **fields)
+            if saved is None:
+                return
+        else:
+            saved = schedules.create(fields.pop("name"), by=by, **fields)
+        for field in Schedule._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+
+    def delete_model(self, request, obj):
+        schedules.delete(obj.pk, obj.etag, by=request.user.get_username())
+
+    def delete_queryset(self, request, queryset):
+        for schedule in queryset:
+            try:
+                self.delete_model(request, schedule)
+            except JobError as exc:
+                self.message_user(request, f"{schedule.id}: {exc}", messages.WARNING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -69,6 +69,11 @@ def attempt(job: Job) -> str:
     """
     used = job.attempts - job.attempts_left + (1 if job.state == RUNNING else 0)
     return f"{used}/{job.attempts}"
+
+
+def when(value: datetime | None) -> str:
+    """A UTC time as ``YYYY-MM-DD HH:MM:SS`` (coco's one format); ``""`` for None."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def progress(value: float | None) -> str:

@@ -1,8 +1,9 @@
 """The worker's housekeeping: what it checks every ``CORE4_WORKER_TICK`` seconds.
 
-Its own registration and heartbeat, kill requests for its jobs, the non-stop (wall time)
-and zombie flags, jobs asked to be removed, jobs left running by workers that died, the
-pause and halt switches and this worker's own mode (quiet: no picking; stopping). Each is a
+Its own registration and heartbeat, kill requests for its jobs, jobs over their ``timeout``
+(killed, settled as a failure), the non-stop (wall time) and zombie flags, jobs asked to be
+removed, jobs left running by workers that died, the pause and halt switches and this
+worker's own mode (quiet: no picking; stopping). Each is a
 request or a fact in the database that no event wakes the worker for, so it is polled —
 cheaply, from partial indexes.
 """
@@ -113,7 +114,7 @@ class Housekeeping:
         """Kill requests and flags of this worker's jobs; jobs it does not know settled."""
         running = Job.objects.running(self.worker).only(
             "id", "killed_at", "wall_time", "wall_at", "zombie_time", "zombie_at",
-            "started_at", "heartbeat", "pid", "locked_hostname", "name",
+            "started_at", "heartbeat", "pid", "locked_hostname", "name", "timeout",
         )  # fmt: skip
         for job in running:
             slot = mine.get(job.id)
@@ -123,6 +124,9 @@ class Housekeeping:
                 continue
             if job.killed_at is not None:
                 self.processes.kill(slot, "JobKilledByWorker")
+                continue
+            if job.timeout and timed_out(job, slot, now):
+                self.processes.time_out(slot, job.timeout)
                 continue
             if (
                 job.wall_time
@@ -168,3 +172,14 @@ class Housekeeping:
                             kill(job.pid, signal.SIGKILL)
         if transitions.settle(job.id, reason):
             log.error("settled job [%s] as killed: %s", job.id, reason)
+
+
+def timed_out(job: Job, slot: Slot, now: datetime) -> bool:
+    """The job has a ``timeout``, has run longer (since it was picked) and has not ended."""
+    return bool(
+        job.timeout
+        and job.started_at
+        and job.started_at <= now - timedelta(seconds=job.timeout)
+        and slot.done is None
+        and slot.killing is None
+    )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from jobqueue import backoff
 from jobqueue.errors import JobInvalid
 
 
@@ -23,6 +24,8 @@ def _int_gt0(name: str, value: Any) -> int:
         raise JobInvalid(f"[{name}] expected int, got {value!r}")
     if value <= 0:
         raise JobInvalid(f"[{name}] > 0 expected, got {value!r}")
+    if value > 2**31 - 1:
+        raise JobInvalid(f"[{name}] out of range: {value!r}")
     return value
 
 
@@ -55,7 +58,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "attempts": (1, _int_gt0),
     "defer_time": (300, _int_gt0),
     "defer_max": (3600, _int_gt0),
-    "error_time": (600, _int_gt0),
+    "error_time": (600, backoff.validate),  # seconds, or a backoff spec (``jobqueue.backoff``)
     "wall_time": (None, _int_gt0_null),
     "zombie_time": (1800, _int_gt0),
     "max_parallel": (15, _int_gt0),
@@ -63,6 +66,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "force": (False, _bool),
     "progress_interval": (5, _int_gt0),
     "worker": (None, _str_null),
+    "timeout": (None, _int_gt0_null),  # seconds; a job still running then is killed (failed)
 }
 #: setting → default (the model's column defaults too).
 DEFAULTS: dict[str, Any] = {key: default for key, (default, _check) in SETTINGS.items()}
@@ -90,6 +94,7 @@ class CoreJob:
     force = DEFAULTS["force"]
     progress_interval = DEFAULTS["progress_interval"]
     worker = DEFAULTS["worker"]
+    timeout = DEFAULTS["timeout"]
 
     def __init__(self, *, _id: str | None = None, name: str | None = None, args=None, **state):
         self._id = _id
@@ -105,7 +110,9 @@ class CoreJob:
         self._reporter: Callable[[float, str], None] | None = None
         self._next_progress = 0.0
 
-    def execute(self, **kwargs) -> None:
+    def execute(self, **kwargs) -> Any:
+        """The job's work; what it returns (JSON, at most ``CORE4_RESULT_MAX`` bytes) is
+        stored as the job's ``result``."""
         raise NotImplementedError(f"{type(self).__name__}.execute() is not implemented")
 
     def progress(self, value: float, message: str = "", *args, force: bool = False) -> None:

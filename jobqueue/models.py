@@ -58,6 +58,11 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.running(worker).filter(pk=job_id).update(stdout=stdout)
 
 
+def default_error_time() -> int | dict:
+    """``error_time``'s column default (a JSON column wants a callable)."""
+    return DEFAULTS["error_time"]
+
+
 class Job(models.Model):
     id = models.CharField(primary_key=True, max_length=24, default=object_id, editable=False)
     name = models.CharField(max_length=255, db_index=False)
@@ -75,7 +80,8 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=DEFAULTS["attempts"])
     defer_time = models.PositiveIntegerField(default=DEFAULTS["defer_time"])
     defer_max = models.PositiveIntegerField(default=DEFAULTS["defer_max"])
-    error_time = models.PositiveIntegerField(default=DEFAULTS["error_time"])
+    # seconds (an int, as in core4) or a backoff spec {base, factor, max, jitter}
+    error_time = models.JSONField(default=default_error_time)
     wall_time = models.PositiveIntegerField(null=True, blank=True)
     zombie_time = models.PositiveIntegerField(default=DEFAULTS["zombie_time"])
     max_parallel = models.PositiveIntegerField(default=DEFAULTS["max_parallel"])

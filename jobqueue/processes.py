@@ -54,6 +54,8 @@ class Slot:
     killing: str | None = None
     #: killed because the worker stops (not on request): settled as ``interrupted``
     interrupted: bool = False
+    #: killed for running longer than the job's ``timeout``: the reason, settled as a failure
+    timed_out: str | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
     server: ForkServer | None = None  # the fork server that forked it (None: the worker)
     data: dict[str, Any] | None = None  # what the job process was started with
@@ -275,11 +277,14 @@ class Processes:
         worker = self.worker
         if done is None and slot.interrupted:
             transitions.interrupted(slot.job_id, worker, slot.killing or "worker stopped", stdout)
-        elif done is None or (slot.killing and not slot.interrupted):
+        elif done is None and slot.timed_out:
+            error = {"exception": slot.timed_out, "traceback": None}
+            transitions.fail(slot.job_id, worker, error, stdout)
+        elif done is None or (slot.killing and not slot.interrupted and not slot.timed_out):
             reason = slot.killing or _death(slot.exit_status)
             transitions.killed(slot.job_id, worker, reason, stdout)
         elif done["outcome"] == "complete":
-            transitions.complete(slot.job_id, worker, stdout)
+            transitions.complete(slot.job_id, worker, stdout, done.get("result"))
         elif done["outcome"] == "defer":
             transitions.defer(slot.job_id, worker, done.get("message", ""), stdout)
         elif done["outcome"] == "failed_start":
@@ -303,6 +308,14 @@ class Processes:
         for kill in (os.killpg, os.kill):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(slot.pid, signal.SIGKILL)
+
+    def time_out(self, slot: Slot, seconds: int) -> None:
+        """SIGKILL a job that ran longer than its ``timeout``: it is settled as a failure
+        (``last_error`` "timeout after N s"), retried while it has attempts left — unless
+        it was being killed already, or reports its end before the kill lands."""
+        if slot.killing is None:
+            slot.timed_out = f"timeout after {seconds} s"
+            self.kill(slot, slot.timed_out)
 
     def kill_all(self, reason: str, interrupted: bool = False) -> None:
         for slot in list(self.slots.values()):

@@ -3,7 +3,8 @@
 The child never touches the worker's database connections: it drops its references to
 the inherited ones without closing them (closing would end the parent's sessions on the
 shared sockets) and leaves with ``os._exit``. It reports to the worker through a pipe,
-one JSON object per line — ``started``, ``progress``, ``done`` — and the worker performs
+one JSON object per line — ``started``, ``progress``, ``done`` (with the job's result, checked
+and size-bounded here by :func:`jobqueue.results.check`) — and the worker performs
 the transitions, so a job that is SIGKILLed or dies loses nothing the worker cannot settle.
 The job's stdout and stderr (C level included) go to a file the worker stores with the job.
 """
@@ -22,6 +23,8 @@ from typing import Any
 
 from jobqueue.job import SETTINGS, JobDeferred
 from jobqueue.registry import resolve
+from jobqueue.results import ResultError
+from jobqueue.results import check as check_result
 
 #: Inherited connection objects, referenced until ``os._exit`` so they are never finalised.
 _INHERITED: list[Any] = []
@@ -106,6 +109,26 @@ def _redirect(output_fd: int) -> None:
             handler.setStream(sys.stderr)
 
 
+class _JobTag(logging.Filter):
+    """Gives every log record of a job process the job's ``job_id`` and ``job_name`` (the
+    JSON log format writes them; the plain one ignores them)."""
+
+    def __init__(self, job_id: str, job_name: str):
+        super().__init__()
+        self.job_id, self.job_name = job_id, job_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.job_id = self.job_id
+        record.job_name = self.job_name
+        return True
+
+
+def _tag_log_records(job_id: str, job_name: str) -> None:
+    tag = _JobTag(job_id, job_name)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(tag)
+
+
 def _execute(data: dict, pipe: _Pipe) -> None:
     try:
         cls = resolve(data["name"])
@@ -122,18 +145,30 @@ def _execute(data: dict, pipe: _Pipe) -> None:
         print(f"failed to load job [{data['name']}]: {exc}", file=sys.stderr)
         pipe.send(kind="done", outcome="failed_start", error=error_info(exc))
         return
+    _tag_log_records(data["id"], data["name"])
     job._reporter = lambda value, message: pipe.send(kind="progress", value=value, message=message)
     pipe.send(kind="started", pid=os.getpid())
     job.logger.info("start execution")
     try:
-        job.execute(**job.args)
+        value = job.execute(**job.args)
     except JobDeferred as exc:
         outcome = {"outcome": "defer", "message": str(exc)}
     except BaseException as exc:  # noqa: BLE001 - any failure of the job is its result
         traceback.print_exc()
         outcome = {"outcome": "fail", "error": error_info(exc)}
     else:
-        outcome = {"outcome": "complete"}
+        outcome = completed(value)
     sys.stdout.flush()
     sys.stderr.flush()
     pipe.send(kind="done", **outcome)
+
+
+def completed(value: Any) -> dict[str, Any]:
+    """The ``done`` report of a job whose ``execute`` returned ``value``: complete with the
+    result, or a failure if the value cannot be a result (not JSON, too big)."""
+    try:
+        result = check_result(value)
+    except ResultError as exc:
+        print(f"job failed: {exc}", file=sys.stderr)
+        return {"outcome": "fail", "error": {"exception": repr(exc), "traceback": None}}
+    return {"outcome": "complete", "result": result}

@@ -76,8 +76,9 @@ def get_job(job_id: str) -> Job:
         raise JobNotFound(f"job [{job_id}] not found") from None
 
 
-def job_detail(job: Job, stdout: bool = False) -> dict[str, Any]:
-    """The job as core4 shows it (JSON-ready: datetimes as UTC ISO strings)."""
+def job_detail(job: Job, stdout: bool = False, result: bool = True) -> dict[str, Any]:
+    """The job as core4 shows it (JSON-ready: datetimes as UTC ISO strings), with what its
+    ``execute`` returned (``result``, null if nothing) unless ``result`` is False."""
     data = {
         "_id": job.id,
         "name": job.name,
@@ -111,6 +112,8 @@ def job_detail(job: Job, stdout: bool = False) -> dict[str, Any]:
         "removed_at", "killed_at", "wall_at", "zombie_at",
     ):  # fmt: skip
         data[key] = isoformat(getattr(job, key))
+    if result:
+        data["result"] = job.result
     if stdout:
         data["stdout"] = job.stdout
     return data
@@ -180,9 +183,10 @@ def control_worker(identifier: str, action: str, by: str | None = None) -> tuple
     ``(changed, mode)`` with the mode now (``active``, ``quiet``, ``stopping``)."""
     if action not in WORKER_ACTIONS:
         raise JobStateError(f"unknown worker action [{str(action)[:100]}]")
-    if not isinstance(identifier, str) or not WorkerRecord.objects.alive().filter(
-        pk=identifier
-    ).exists():
+    if (
+        not isinstance(identifier, str)
+        or not WorkerRecord.objects.alive().filter(pk=identifier).exists()
+    ):
         raise JobNotFound(f"worker [{str(identifier)[:255]}] not found (not alive)")
     manager = Control.objects
     with transaction.atomic():

@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 
 from core4api.ids import utcnow
+from jobqueue import backoff
 from jobqueue.errors import JobExists, JobInvalid, JobNotFound, JobStateError
 from jobqueue.models import Job, QueueCount
 from jobqueue.signals import job_transition
@@ -455,8 +456,9 @@ def _finish(job: Job, state: str, now: datetime) -> list[str]:
     return ["state", "finished_at", "runtime", "locked_by", "locked_hostname", "pid"]
 
 
-def complete(job_id: str, worker: str, stdout: str = "") -> Job:
-    """``execute`` returned (``complete_job``): the job is journaled as complete."""
+def complete(job_id: str, worker: str, stdout: str = "", result: Any = None) -> Job:
+    """``execute`` returned (``complete_job``): the job is journaled as complete, with what
+    ``execute`` returned as its ``result`` (checked by the job process: ``jobqueue.results``)."""
     with transaction.atomic():
         job = _lock_running(job_id, worker)
         now = utcnow()
@@ -465,8 +467,9 @@ def complete(job_id: str, worker: str, stdout: str = "") -> Job:
         job.attempts_left -= 1
         job.prog_value, job.prog_message = 1.0, ""
         job.stdout = stdout
+        job.result = result
         shifted = _save(job, RUNNING, *fields, "journaled", "journaled_at", "attempts_left",
-                        "prog_value", "prog_message", "stdout")  # fmt: skip
+                        "prog_value", "prog_message", "stdout", "result")  # fmt: skip
         _emit(COMPLETE_JOB, job, None, shifted)
         notify()
     log.info("done execution with [complete] after [%.0f] sec. - [%s]", job.runtime, job.id)
@@ -492,8 +495,16 @@ def defer(job_id: str, worker: str, message: str = "", stdout: str = "") -> Job:
     return job
 
 
+def retry_at(job: Job, now: datetime) -> datetime:
+    """When a job that just failed runs again: ``error_time`` after ``now`` — fixed seconds,
+    or the backoff spec's delay for this failure (attempts used, this one counted)."""
+    attempt = job.attempts - job.attempts_left
+    return now + timedelta(seconds=backoff.delay(job.error_time, attempt))
+
+
 def fail(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
-    """``execute`` raised: ``failed_job`` (retry after ``error_time``) or ``error_job``."""
+    """``execute`` raised (or the job timed out, or its result was refused): ``failed_job``
+    (retry after ``error_time``, see :func:`retry_at`) or ``error_job``."""
     with transaction.atomic():
         job = _lock_running(job_id, worker)
         if job.killed_at is not None:
@@ -503,7 +514,7 @@ def fail(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
         state = FAILED if job.attempts_left > 0 else ERROR
         fields = _finish(job, state, now)
         if state == FAILED:
-            job.query_at = now + timedelta(seconds=job.error_time)
+            job.query_at = retry_at(job, now)
         job.last_error = {**error, "timestamp": now.isoformat()}
         job.stdout = stdout
         shifted = _save(job, RUNNING, *fields, "attempts_left", "query_at", "last_error", "stdout")

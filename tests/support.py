@@ -177,10 +177,13 @@ class LiveStack:
         path = self.tmp / f"{name}.log"
         return path.read_text() if path.exists() else ""
 
-    def start_daphne(self) -> str:
+    def start_daphne(self, name: str = "daphne") -> str:
+        """Start a daphne on a free port; its URL becomes ``base_url`` (the latest started).
+        Several may run, each with a ``name`` of its own (its log); the process carries
+        its ``port``."""
         port = free_port()
         process = self.spawn(
-            "daphne",
+            name,
             "-m",
             "daphne",
             "-b",
@@ -189,18 +192,20 @@ class LiveStack:
             str(port),
             "core4site.asgi:application",
         )
-        self.base_url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        process.port = port
 
         def answers():
             if process.poll() is not None:
-                raise AssertionError(f"daphne exited:\n{self.log('daphne')}")
+                raise AssertionError(f"{name} exited:\n{self.log(name)}")
             try:
-                return requests.get(self.base_url + "/core4/api/v1/login", timeout=2).status_code
+                return requests.get(url + "/core4/api/v1/login", timeout=2).status_code
             except requests.ConnectionError:
                 return None
 
-        wait_for(answers, 60, message="daphne did not answer")
-        return self.base_url
+        wait_for(answers, 60, message=f"{name} did not answer")
+        self.base_url = url
+        return url
 
     @property
     def ws_url(self) -> str:

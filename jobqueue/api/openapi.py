@@ -11,6 +11,46 @@ _NSTR = {"type": "string", "nullable": True}
 _NINT = {"type": "integer", "nullable": True}
 _NTIME = {"type": "string", "nullable": True, "description": "UTC ISO-8601"}
 
+#: ``error_time``: seconds, or a backoff spec (``jobqueue.backoff``)
+BACKOFF = {
+    "type": "object",
+    "description": "retry backoff: the n-th failure waits min(max, base × factor^(n-1)) s, "
+    "spread by ±jitter (a fraction), at most max",
+    "properties": {
+        "base": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 2**31 - 1},
+        "factor": {"type": "number", "minimum": 1, "maximum": 100, "default": 2},
+        "max": {
+            "type": "number",
+            "exclusiveMinimum": True,
+            "minimum": 0,
+            "maximum": 2**31 - 1,
+            "default": 86400,
+            "description": "seconds, at least base",
+        },
+        "jitter": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+    },
+    "required": ["base"],
+    "additionalProperties": False,
+}
+ERROR_TIME = {
+    "oneOf": [{"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, BACKOFF],
+    "description": "seconds before a failed job is retried, or a backoff spec",
+}
+TIMEOUT = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 2**31 - 1,
+    "nullable": True,
+    "description": "seconds: a job still running then is killed and fails "
+    "(`last_error` `timeout after N s`), retried while attempts are left",
+}
+RESULT = {
+    "nullable": True,
+    "description": "what the job's `execute` returned (JSON, at most `CORE4_RESULT_MAX` bytes "
+    "encoded); null if nothing. In `GET /job/<id>` and the follow stream's `state` frames only, "
+    "not in listings",
+}
+
 JOB = component(
     "Job",
     {
@@ -62,8 +102,10 @@ JOB = component(
             "trial": {"type": "integer"},
             "defer_time": {"type": "integer"},
             "defer_max": {"type": "integer"},
-            "error_time": {"type": "integer"},
+            "error_time": ERROR_TIME,
             "wall_time": _NINT,
+            "timeout": TIMEOUT,
+            "result": RESULT,
             "zombie_time": {"type": "integer"},
             "max_parallel": {"type": "integer"},
             "priority": {"type": "integer"},
@@ -245,7 +287,7 @@ SETTING_PROPERTIES = {
     "attempts": {"type": "integer", "minimum": 1},
     "defer_time": {"type": "integer", "minimum": 1},
     "defer_max": {"type": "integer", "minimum": 1},
-    "error_time": {"type": "integer", "minimum": 1},
+    "error_time": ERROR_TIME,
     "wall_time": {"type": "integer", "minimum": 1, "nullable": True},
     "zombie_time": {"type": "integer", "minimum": 1},
     "max_parallel": {"type": "integer", "minimum": 1},
@@ -253,6 +295,7 @@ SETTING_PROPERTIES = {
     "force": {"type": "boolean"},
     "progress_interval": {"type": "integer", "minimum": 1},
     "worker": {"type": "string", "nullable": True},
+    "timeout": TIMEOUT,
 }
 
 ENQUEUE_BODY = {
@@ -343,8 +386,103 @@ JOB_CLASS = component(
                 "additionalProperties": True,
                 "description": "the class's defaults for every job setting",
             },
+            "schedule": {
+                "type": "string",
+                "nullable": True,
+                "description": "the class's own cron `schedule` (not inherited), or null",
+            },
+            "next_run": {
+                "type": "string",
+                "nullable": True,
+                "description": "UTC ISO-8601: when the class schedule is due next",
+            },
         },
-        "required": ["_id", "qual_name", "author", "doc", "valid", "error", "aliases", "settings"],
+        "required": [
+            "_id",
+            "qual_name",
+            "author",
+            "doc",
+            "valid",
+            "error",
+            "aliases",
+            "settings",
+            "schedule",
+            "next_run",
+        ],  # fmt: skip
         "additionalProperties": False,
     },
 )
+
+_SCHEDULE_FIELDS = {
+    "name": {"type": "string", "description": "the job class, `module.Class` (registered)"},
+    "args": {"type": "object", "additionalProperties": ANY, "description": "job arguments"},
+    "cron": {
+        "type": "string",
+        "nullable": True,
+        "description": "five-field cron expression, evaluated in `timezone` (or `interval`)",
+    },
+    "interval": {
+        "type": "integer",
+        "nullable": True,
+        "description": "every so many seconds (or `cron`)",
+    },
+    "timezone": {"type": "string", "description": "zone of the cron expression (default UTC)"},
+    "enabled": {"type": "boolean"},
+    "reason": {"type": "string", "nullable": True, "description": "why it is disabled"},
+}
+
+SCHEDULE = component(
+    "Schedule",
+    {
+        "type": "object",
+        "description": "A job enqueued when due: by a cron expression in a time zone, or "
+        "every `interval` seconds. `source: class` rows come from a job class's `schedule` "
+        "and are read-only. Times are UTC ISO-8601.",
+        "properties": {
+            "_id": _STR,
+            **_SCHEDULE_FIELDS,
+            "schedule": {"type": "string", "description": "the schedule in words"},
+            "source": {"type": "string", "enum": ["runtime", "class"]},
+            "next_run": _NTIME,
+            "last_run": _NTIME,
+            "last_outcome": {
+                "type": "string",
+                "nullable": True,
+                "description": "`enqueued`, `exists` (the job was still unfinished), `failed`",
+            },
+            "last_job_id": _NSTR,
+            "created_at": _NTIME,
+            "created_by": _STR,
+            "updated_at": _NTIME,
+            "etag": {"type": "integer", "description": "send it back to update or delete"},
+        },
+        "required": [
+            "_id",
+            "name",
+            "args",
+            "cron",
+            "interval",
+            "timezone",
+            "enabled",
+            "source",
+            "next_run",
+            "last_run",
+            "etag",
+        ],  # fmt: skip
+    },
+)
+
+SCHEDULE_BODY = {
+    "application/json": {
+        "type": "object",
+        "properties": _SCHEDULE_FIELDS,
+        "required": ["name"],
+    }
+}
+SCHEDULE_UPDATE_BODY = {
+    "application/json": {
+        "type": "object",
+        "properties": {**_SCHEDULE_FIELDS, "etag": {"type": "integer"}},
+        "required": ["etag"],
+    }
+}

@@ -7,6 +7,7 @@ arguments must not leak.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -19,6 +20,7 @@ from jobqueue.states import FINAL, HIGHSTATE, INACTIVE, STOPPED, UNAUTHORIZED
 
 API_ROOT = "/core4/api/v1"
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: A line the job's logger wrote through the project's ``plain`` log format.
 LOG_LINE = re.compile(
     r"^(?P<created>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) "
@@ -47,10 +49,14 @@ def job_url(job_id: str | None) -> str | None:
     return f"{API_ROOT}/job/{job_id}" if job_id else None
 
 
-def job_document(job: Job, readable: bool, now: datetime | None = None) -> dict[str, Any]:
+def job_document(
+    job: Job, readable: bool, now: datetime | None = None, result: bool = False
+) -> dict[str, Any]:
     """The job, enriched as core4 does (``qual_name``, ``highstate``, ``flag``, ``age``,
-    ``journal``) with links to its parent, child and log."""
-    data = services.job_detail(job)
+    ``journal``) with links to its parent, child and log; with ``result`` (what ``execute``
+    returned, up to ``CORE4_RESULT_MAX`` bytes) only if asked — a single job's document,
+    not a listing's items."""
+    data = services.job_detail(job, result=result)
     data.pop("name", None)
     journal = data.pop("journaled", job.journaled)
     prog = dict(data.get("prog") or {})
@@ -83,6 +89,8 @@ def job_document(job: Job, readable: bool, now: datetime | None = None) -> dict[
     if not readable:
         document["args"] = None
         document["last_error"] = None
+        if result:
+            document["result"] = None
         document["prog"] = {"value": prog["value"], "message": None}
     return document
 
@@ -99,9 +107,22 @@ def log_item(job: Job, lineno: int, line: str) -> dict[str, Any]:
         "identifier": job.id,
         "qual_name": job.name,
         "lineno": lineno,
-        "level": match.group("level") if match else None,
+        "level": match.group("level") if match else json_log_level(line),
         "message": line,
     }
+
+
+def json_log_level(line: str) -> str | None:
+    """The level of a line the job's logger wrote in the JSON log format
+    (``CORE4_LOG_FORMAT=json``: ``{"time": …, "level": "INFO", …, "job_id": …}``), else None."""
+    if not (line.startswith("{") and '"job_id"' in line):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    level = record.get("level") if isinstance(record, dict) else None
+    return level if level in LEVELS else None
 
 
 def output_lines(text: str) -> list[str]:

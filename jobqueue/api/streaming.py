@@ -117,7 +117,7 @@ async def follow_job(
                     lineno += 1
                     counts["log"] += 1
             if states:
-                document = job_document(job, readable=True)
+                document = job_document(job, readable=True, result=True)
                 snapshot = state_snapshot(document)
                 if snapshot != last_state:
                     last_state = snapshot

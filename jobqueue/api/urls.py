@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobqueue.api import views
+from jobqueue.api import schedules, views
 
 urlpatterns = [
     path("job", views.JobListView.as_view(), name="job"),
@@ -15,6 +15,9 @@ urlpatterns = [
     path("job/detail/<str:id>", views.JobDetailView.as_view(), name="job-detail-alias"),
     path("job/<str:action>/<str:id>", views.JobActionView.as_view(), name="job-action"),
     path("job/<str:id>", views.JobDetailView.as_view(), name="job-detail"),
+    path("schedule", schedules.ScheduleListView.as_view(), name="schedule"),
+    path("schedule/<str:id>/run", schedules.ScheduleRunView.as_view(), name="schedule-run"),
+    path("schedule/<str:id>", schedules.ScheduleDetailView.as_view(), name="schedule-detail"),
     path("system", views.SystemView.as_view(), name="system"),
     path("system/", views.SystemView.as_view(schema=None), name="system-slash"),
     path(

@@ -9,6 +9,7 @@ detail, stream, log and every action on it are 403 with a message that names onl
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
@@ -21,7 +22,7 @@ from accounts.revocation import stream_guard
 from core4api.arguments import argument, arguments
 from core4api.exceptions import BadRequest, Core4Error, Forbidden, error_response
 from core4api.filters import Core4Filter, Core4Sort
-from core4api.ids import utcnow
+from core4api.ids import isoformat, utcnow
 from core4api.limits import limit, too_big
 from core4api.openapi import (
     ERROR,
@@ -35,7 +36,7 @@ from core4api.openapi import (
     query,
 )
 from core4api.views import Core4APIView
-from jobqueue import public, services
+from jobqueue import cron, public, services
 from jobqueue.api import openapi
 from jobqueue.api.errors import job_errors
 from jobqueue.api.presenters import job_document, log_item, output_lines, worker_document
@@ -52,7 +53,7 @@ from jobqueue.api.queries import (
 )
 from jobqueue.api.streaming import event_stream, follow_job
 from jobqueue.job import SETTINGS
-from jobqueue.models import Job
+from jobqueue.models import Job, Schedule
 from jobqueue.registry import MAX_NAME_LENGTH, JobEntry, registry
 from jobqueue.states import RUNNING
 
@@ -129,6 +130,8 @@ class JobView(Core4APIView):
         access = self.access
         queryset = masked_journal(access) if journal else masked_queue(access)
         queryset = self.filter_queryset(search(request, queryset))
+        # the items carry neither the output nor the result (up to 1 MB / 64 KiB each)
+        queryset = queryset.defer("stdout", "result")
         can_read = lru_cache(maxsize=None)(access.can_read_job)
         now = utcnow()
         try:
@@ -214,10 +217,41 @@ class JobRegistryView(JobView):
             if access.can_read_job(entry.qual_name)
             and fnmatchcase(entry.qual_name.lower(), pattern.replace("[", "[[]"))
         ]
-        return self.paginate(entries, job_class_document)
+        rows = {
+            row.name: row
+            for row in Schedule.objects.filter(source=Schedule.CLASS).only(
+                "name", "next_run", "enabled"
+            )
+        }
+        now = utcnow()
+        return self.paginate(entries, lambda entry: job_class_document(entry, rows, now))
 
 
-def job_class_document(entry: JobEntry) -> dict[str, Any]:
+def class_schedule(entry: JobEntry) -> str | None:
+    """The class's own ``schedule`` (not inherited, as in core4), or None."""
+    value = entry.cls.__dict__.get("schedule")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def class_next_run(entry: JobEntry, rows: dict[str, Schedule], now: datetime) -> datetime | None:
+    """When the class's schedule is due next: its class ``Schedule`` row's ``next_run`` if
+    the scheduler keeps one, else computed from the cron expression (UTC); None without a
+    valid schedule."""
+    schedule = class_schedule(entry)
+    if schedule is None or not entry.valid:
+        return None
+    row = rows.get(entry.qual_name)
+    if row is not None:
+        return row.next_run if row.enabled else None
+    try:
+        return cron.next_after(now, cron=cron.validate_cron(schedule))
+    except ValueError:
+        return None
+
+
+def job_class_document(
+    entry: JobEntry, rows: dict[str, Schedule] | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     return {
         "_id": entry.qual_name,
         "qual_name": entry.qual_name,
@@ -227,6 +261,8 @@ def job_class_document(entry: JobEntry) -> dict[str, Any]:
         "error": entry.error,
         "aliases": list(entry.aliases),
         "settings": entry.settings(),
+        "schedule": class_schedule(entry),
+        "next_run": isoformat(class_next_run(entry, rows or {}, now or utcnow())),
     }
 
 
@@ -282,7 +318,7 @@ class JobDetailView(JobView):
         responses={200: envelope(openapi.JOB)},
     )
     def get(self, request, id: str) -> Response:  # `id`: core4's name
-        return Response(job_document(self.readable_job(id), readable=True))
+        return Response(job_document(self.readable_job(id), readable=True, result=True))
 
 
 class JobFollowView(JobView):
@@ -552,6 +588,8 @@ def enqueue_settings(request) -> dict[str, Any]:
             continue
         value = given[key]
         if isinstance(value, str) and kind is not str:
-            value = argument(request, key, as_type=kind)
+            # a backoff spec in the query string is JSON
+            spec = key == "error_time" and value.lstrip().startswith("{")
+            value = argument(request, key, as_type=dict if spec else kind)
         settings[key] = value
     return settings

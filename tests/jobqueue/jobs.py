@@ -79,3 +79,34 @@ class NotAJob:
 
 
 not_a_class = SleepJob()
+
+
+# --- retry backoff, timeout, results (issue #12 items 5-7) ---------------------------------
+class ResultJob(CoreJob):
+    """Returns ``value``; ``size=n``: a string of n bytes; ``kind="set"``: a set (not JSON)."""
+
+    author = "test"
+
+    def execute(self, value=None, size=0, kind=None, **kwargs):
+        print("returning a result")
+        if kind == "set":
+            return {1, 2}
+        if size:
+            return "x" * size
+        return value
+
+
+class BackoffJob(ErrorJob):
+    """The example ErrorJob (always fails without ``success``) with a backoff spec."""
+
+    author = "test"
+    attempts = 3
+    error_time = {"base": 1, "factor": 2, "max": 10}
+
+
+class TimeoutJob(SleepJob):
+    """Sleeps ``sleep`` seconds with a timeout of 1 s."""
+
+    author = "test"
+    timeout = 1
+    error_time = 1

@@ -29,6 +29,6 @@ def test_the_counters_the_first_migration_creates_are_the_unfinished_states():
 def test_model_defaults_are_the_job_setting_defaults():
     for key, default in DEFAULTS.items():
         field = Job._meta.get_field(key)
-        assert (field.default if field.has_default() else None) == default, key
+        assert (field.get_default() if field.has_default() else None) == default, key
     assert Job._meta.get_field("attempts_left").default == DEFAULTS["attempts"]
     assert [state for state, _label in Job._meta.get_field("state").choices] == list(states.STATES)

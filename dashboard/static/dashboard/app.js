@@ -5,12 +5,13 @@ import { Board } from "./board.js";
 import { $, $$, clear, debounce, deniedNote, h } from "./dom.js";
 import { HistoryChart } from "./history.js";
 import { Jobs } from "./jobs.js";
+import { Schedules } from "./schedules.js";
 import { HANDLERS, UNAUTHORIZED } from "./server.js";
 import { EventStream } from "./socket.js";
 import { Stream } from "./stream.js";
 import { Workers } from "./workers.js";
 
-const VIEWS = ["overview", "jobs", "job", "workers"];
+const VIEWS = ["overview", "jobs", "job", "workers", "schedules"];
 const HISTORY_PAGE = 100;
 const RESOLVERS = 4;
 
@@ -90,11 +91,13 @@ class App {
     this.history = new HistoryChart($("#panel-history"));
     this.jobs = new Jobs(this);
     this.workers = new Workers(this);
+    this.schedules = new Schedules(this);
     this.socket = new EventStream(["queue"]);
     window.__dashboard = { app: this, socket: this.socket };
 
     $("#enqueue-panel").hidden = !(this.can("job", "c") && this.access.execute_any);
     $("#nav-jobs").classList.toggle("nav-denied", !this.can("job", "r"));
+    $("#nav-schedules").classList.toggle("nav-denied", !this.can("job", "r"));
 
     this.socket.addEventListener("state", (ev) => this.connection(ev.detail));
     this.socket.addEventListener("summary", (ev) => {
@@ -171,6 +174,7 @@ class App {
     if (name === "jobs") this.jobs.load();
     if (name === "job" && arg) this.jobs.open(decodeURIComponent(arg));
     if (name === "workers") this.workers.load();
+    if (name === "schedules") this.schedules.load();
     if (name === "overview") this.history.resize();
   }
 
@@ -183,6 +187,7 @@ class App {
   refreshVisible() {
     if (this.view === "jobs") this.jobs.load();
     if (this.view === "workers") this.workers.load();
+    if (this.view === "schedules") this.schedules.load();
   }
 
   async logout() {
@@ -198,6 +203,7 @@ class App {
 
 const app = new App();
 setInterval(() => { if (app.view === "workers") app.workers.load(); }, 3000);
+setInterval(() => { if (app.view === "schedules") app.schedules.load(); }, 10000);
 app.start().catch((exc) => {
   console.error(exc);
   const box = $("#fatal");

@@ -13,6 +13,9 @@ import { fmtSeconds, runtimeEl, timeEl } from "./time.js";
 
 const PER_PAGE = 25;
 const MAX_LINES = 5000;
+/** A result longer than this is folded in the job detail (click to show). */
+const RESULT_FOLD_CHARS = 2000;
+const RESULT_FOLD_LINES = 40;
 /** Jobs "select all matching" selects at most (it reads them from the listing, 1000 a page). */
 export const SELECT_MAX = 1000;
 
@@ -235,7 +238,7 @@ export class Jobs {
   row(job) {
     const when = this.scope === "journal"
       ? h("td", { class: "time when", title: fmtDateTime(job.ended_at), text: fmtAgo(job.ended_at) })
-      : h("td", { class: "time when", title: job.query_at ? fmtDateTime(job.query_at) : "", text: fmtDue(job.query_at) });
+      : h("td", { class: "time when", title: job.query_at ? `${fmtDateTime(job.query_at)}${job.state === "failed" ? " (retry after a failure)" : ""}` : "", text: fmtDue(job.query_at) });
     const box = h("input", {
       type: "checkbox", "aria-label": `Select job ${job._id}`, disabled: !this.selectable(job),
       onchange: (ev) => {
@@ -455,6 +458,7 @@ export class Jobs {
     }
     await this.app.loadAccess([job.qual_name]);
     this.lines = 0;
+    this.resultText = undefined;
     clear(body,
       h("div", { class: "detail-head" },
         h("div", {}, h("h2", { class: "detail-title", text: job.qual_name }), h("div", { class: "mono muted", text: job._id })),
@@ -463,6 +467,8 @@ export class Jobs {
       h("div", { class: "detail-error" }),
       h("h3", { text: "Arguments" }),
       h("pre", { class: "code detail-args" }),
+      h("h3", { text: "Result" }),
+      h("div", { class: "detail-result" }),
       h("h3", {}, "Output ", h("span", { class: "live-dot", hidden: true, text: "live" })),
       h("pre", { class: "code output", "aria-live": "off" }));
     this.render(job);
@@ -485,7 +491,7 @@ export class Jobs {
       ["Enqueued", h("span", {}, timeEl(e.at), ` (`, timeEl(e.at, "ago"), `) by ${e.by || "?"} on ${e.hostname || "?"}`)],
       ["Started", timeEl(job.started_at)],
       ["Finished", timeEl(job.finished_at)],
-      ["Next run", job.query_at ? h("span", {}, timeEl(job.query_at, "relative"), " (", timeEl(job.query_at), ")") : "–"],
+      ["Next run", job.query_at ? h("span", {}, timeEl(job.query_at, "relative"), " (", timeEl(job.query_at), ")", nextRunReason(job)) : "–"],
       ["Ended", job.ended_at ? h("span", {}, timeEl(job.ended_at), job.journal ? ", out of the queue" : "") : "–"],
       ["Runtime", runtimeEl(job)],
       ["Attempt", `${attemptOf(job).replace(" / ", " of ")} (${job.attempts_left ?? "?"} left), run ${job.trial ?? 0} (deferrals count as runs)`],
@@ -495,11 +501,14 @@ export class Jobs {
       ["Child", link(e.child_id)],
       ["Wall time", fmtSeconds(job.wall_time, "no limit")],
       ["Zombie time", fmtSeconds(job.zombie_time, "no limit")],
-      ["Defer / error time", `${fmtSeconds(job.defer_time)} / ${fmtSeconds(job.error_time)}`],
+      ["Timeout", fmtSeconds(job.timeout, "none")],
+      ["Defer time", fmtSeconds(job.defer_time)],
+      ["Retry after failure", fmtErrorTime(job.error_time)],
     ];
     clear($(".detail-grid", root), fields.map(([label, value]) => h("div", { class: "field" },
       h("div", { class: "field-label", text: label }), h("div", { class: "field-value" }, value))));
     $(".detail-args", root).textContent = JSON.stringify(job.args ?? {}, null, 2);
+    this.renderResult(job);
     const err = job.last_error;
     clear($(".detail-error", root), err && (err.exception || err.traceback)
       ? h("div", { class: "error-box" },
@@ -507,6 +516,24 @@ export class Jobs {
         h("span", { text: err.exception || "" }),
         err.traceback ? h("pre", { class: "code traceback", text: Array.isArray(err.traceback) ? err.traceback.join("") : String(err.traceback) }) : null)
       : null);
+  }
+
+  /** What ``execute`` returned, as text (never markup); folded when it is long. Drawn
+   *  again only when it changed, so an opened fold stays open while the job is followed. */
+  renderResult(job) {
+    const text = job.result === undefined || job.result === null ? null : JSON.stringify(job.result, null, 2);
+    if (text === this.resultText) return;
+    this.resultText = text;
+    const box = $(".detail-result", this.detailRoot);
+    if (text === null) {
+      clear(box, h("p", { class: "muted", text: job.state === "complete" ? "none (execute returned nothing)" : "none yet" }));
+      return;
+    }
+    const pre = h("pre", { class: "code result", text });
+    const lines = text.split("\n").length;
+    clear(box, text.length > RESULT_FOLD_CHARS || lines > RESULT_FOLD_LINES
+      ? h("details", { class: "result-fold" }, h("summary", { class: "muted", text: `${lines} lines, ${new Blob([text]).size} bytes — show` }), pre)
+      : pre);
   }
 
   /** The job's state on every change and its output line by line, as server-sent events
@@ -561,6 +588,27 @@ export class Jobs {
     this.follow = null;
     this.current = null;
   }
+}
+
+/** ``error_time``: seconds, or a backoff spec ``{base, factor, max, jitter}`` (the n-th
+ *  failure waits ``min(max, base × factor^(n-1))`` s, spread by ±jitter). */
+export function fmtErrorTime(value) {
+  if (value && typeof value === "object") {
+    const parts = [`${fmtSeconds(value.base)}, × ${value.factor} per failure, at most ${fmtSeconds(value.max)}`];
+    if (value.jitter) parts.push(`± ${Math.round(value.jitter * 100)} %`);
+    return `backoff: ${parts.join(", ")}`;
+  }
+  return fmtSeconds(value);
+}
+
+/** Why a waiting job runs next at ``query_at``: a retry after a failure, or a deferral. */
+function nextRunReason(job) {
+  if (job.state === "failed") {
+    const used = (job.attempts ?? 0) - (job.attempts_left ?? 0);
+    return ` — retry: attempt ${used + 1} of ${job.attempts ?? "?"}`;
+  }
+  if (job.state === "deferred") return " — deferred";
+  return null;
 }
 
 /** ``[event, data]`` pairs of a server-sent-events body. */

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from core4api.ids import utcnow
-from jobqueue import cli, services
+from jobqueue import cli, schedules, services
 from jobqueue.errors import JobError
-from jobqueue.models import Job
+from jobqueue.models import Job, Schedule
 from jobqueue.states import PENDING, RUNNING, UNFINISHED
 from jobqueue.summary import summary_rows
 
@@ -88,6 +88,22 @@ class Command(BaseCommand):
             "--resume-worker", metavar="WORKER",
             help="that worker picks jobs again (undoes --quiet)",
         )  # fmt: skip
+        group.add_argument(
+            "--schedules", action="store_true",
+            help="schedules (runtime and class): when each runs next, how it last ran",
+        )  # fmt: skip
+        group.add_argument(
+            "--enable-schedule", metavar="ID", help="enable a schedule (next run from now on)"
+        )
+        group.add_argument(
+            "--disable-schedule", metavar="ID", help="disable a schedule (say why with --reason)"
+        )
+        group.add_argument(
+            "--run-schedule", metavar="ID", help="enqueue a schedule's job now (next run stays)"
+        )
+        parser.add_argument(
+            "--reason", default="", help="with --disable-schedule: why (shown with the schedule)"
+        )
         parser.add_argument(
             "--concurrency", type=int, default=None, help="with --worker: jobs at once"
         )
@@ -146,6 +162,14 @@ class Command(BaseCommand):
             self.stdout.write("system halt")
         elif options["alive"]:
             self.alive()
+        elif options["schedules"]:
+            self.schedules()
+        elif options["enable_schedule"]:
+            self.schedule_action("enable", options["enable_schedule"])
+        elif options["disable_schedule"]:
+            self.schedule_action("disable", options["disable_schedule"], options["reason"])
+        elif options["run_schedule"]:
+            self.schedule_action("run", options["run_schedule"])
         else:
             for action in ("quiet", "stop", "resume_worker"):
                 if options[action]:
@@ -229,6 +253,39 @@ class Command(BaseCommand):
         self.stdout.write(
             cli.table(rows, ["identifier", "hostname", "pid", "up", "heartbeat", "running"])
         )
+
+    def schedules(self):
+        rows = [
+            [
+                s.id, s.name, schedules.describe(s), s.timezone,
+                ("yes" if s.enabled else f"no: {s.reason}" if s.reason else "no")
+                + (" (class)" if s.source == Schedule.CLASS else ""),
+                cli.when(s.next_run), cli.when(s.last_run), s.last_outcome,
+            ]
+            for s in Schedule.objects.order_by("next_run", "id")[:10_000]
+        ]  # fmt: skip
+        if not rows:
+            self.stdout.write("no schedules.")
+            return
+        headers = ["_id", "name", "schedule", "zone", "enabled", "next run (UTC)",
+                   "last run (UTC)", "outcome"]  # fmt: skip
+        self.stdout.write(cli.table(rows, headers))
+
+    def schedule_action(self, action: str, schedule_id: str, reason: str = "") -> None:
+        try:
+            if action == "run":
+                job = schedules.run_now(schedule_id, by=self.by)
+                self.stdout.write(f"schedule [{schedule_id}]: enqueued [{job.id}]")
+                return
+            if action == "enable":
+                schedule, changed = schedules.enable(schedule_id, by=self.by)
+            else:
+                schedule, changed = schedules.disable(schedule_id, reason, by=self.by)
+        except JobError as exc:
+            raise CommandError(str(exc)) from None
+        state = "enabled" if schedule.enabled else "disabled"
+        nxt = f", next run {cli.when(schedule.next_run)} UTC" if schedule.next_run else ""
+        self.stdout.write(f"schedule [{schedule_id}]: {state}{'' if changed else ' already'}{nxt}")
 
     # --- acting ------------------------------------------------------------------------------
     def _targets(self, keys: list[str], verb: str) -> tuple[list[str], list[str]]:

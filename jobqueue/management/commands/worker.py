@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from jobqueue.transitions import hostname
@@ -30,8 +33,11 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         worker.install_signal_handlers()
-        self.stdout.write(f"start worker [{identifier}]")
-        self.stdout.flush()
+        if settings.CORE4_LOG_FORMAT == "json":  # every line a JSON object (README "Monitoring")
+            logging.getLogger("jobqueue.worker").info("start worker [%s]", identifier)
+        else:
+            self.stdout.write(f"start worker [{identifier}]")
+            self.stdout.flush()
         try:
             worker.run()
         except WorkerExists as exc:

@@ -45,6 +45,22 @@ class OtherJob(CoreJob):
         return None
 
 
+class ScheduledJob(CoreJob):
+    """Has a class schedule (core4's ``schedule``): daily at 03:00 UTC."""
+
+    author = "test"
+    schedule = "0 3 * * *"
+
+    def execute(self, **kwargs):
+        return None
+
+
+class InheritsScheduleJob(ScheduledJob):
+    """Inherits ``schedule``, which core4 does not inherit: no class schedule."""
+
+    author = "test"
+
+
 class NoAuthorJob(CoreJob):
     def execute(self, **kwargs):
         return None
