@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_tasks",  # the django.tasks backport (Django 5.2): checks, signals
     "accounts",
     "jobqueue",
     "events",
@@ -215,13 +216,17 @@ CORE4_VERSION = "core4site/0.1.0"
 
 # --- queue (README "The job queue") ---------------------------------------------------------------
 #: Packages (or modules) whose job classes may run, found at start-up with all their
-#: submodules; the ``jobs`` module of every installed app is added. Nothing else is imported.
+#: submodules; the ``jobs`` and ``tasks`` modules of every installed app are added. Nothing
+#: else is imported.
 CORE4_JOB_PACKAGES = env.list("CORE4_JOB_PACKAGES", default=["jobqueue.jobs"])
 #: Foreign job names that run as local classes, e.g. core4's example job (JSON object).
 CORE4_JOB_ALIASES = env.json(
     "CORE4_JOB_ALIASES",
     default={"core4.queue.helper.job.example.DummyJob": "jobqueue.jobs.example.DummyJob"},
 )
+#: django.tasks (DEP 14; backport ``django-tasks`` on Django 5.2): ``@task`` functions run as
+#: jobs of this queue (README "django.tasks").
+TASKS = {"default": {"BACKEND": "jobqueue.tasks.QueueBackend"}}
 #: Jobs a worker runs at the same time. Jobs mostly wait (on I/O, other services, sleep),
 #: so the machine's cores are the wrong bound: 8 (README "How the worker works").
 CORE4_WORKER_CONCURRENCY = env.int("CORE4_WORKER_CONCURRENCY", default=8)

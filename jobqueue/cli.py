@@ -36,11 +36,11 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 
 
 def enqueue(qual_name: str, items: list[str], by: str | None = None) -> Job:
-    from jobqueue import services
+    from jobqueue import public
 
     kwargs = parse_assignments(items)
     try:
-        return services.enqueue(qual_name, by=by, **kwargs)
+        return public.enqueue_job(qual_name, by=by, **kwargs)
     except JobError as exc:
         raise CommandError(str(exc)) from None
 

@@ -8,14 +8,16 @@ the operator configured:
 
 * the packages of ``CORE4_JOB_PACKAGES`` (default ``jobqueue.jobs``), each with all of its
   submodules;
-* the ``jobs`` module or package of every installed app, if it has one (as Django's admin finds
-  ``admin`` modules).
+* the ``jobs`` and ``tasks`` modules or packages of every installed app, if it has them (as
+  Django's admin finds ``admin`` modules).
 
 Every subclass of :class:`~jobqueue.job.CoreJob` defined in those modules is registered under its
-qualified name (``module.Class``). A class that cannot run (no ``author`` of its own, an invalid
-class setting) is registered as invalid with the reason, so that enqueueing it says why instead of
-"not found". A module that fails to import is logged and remembered (``broken``); a configured
-package that does not exist at all is a settings error.
+qualified name (``module.Class``), and every django.tasks ``@task`` function defined there that
+runs on this queue as a job class of its own under ``module.function`` (``jobqueue/tasks.py``).
+A class that cannot run (no ``author`` of its own, an invalid class setting) is registered as
+invalid with the reason, so that enqueueing it says why instead of "not found". A module that
+fails to import is logged and remembered (``broken``); a configured package that does not exist at
+all is a settings error.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from django.utils.module_loading import module_has_submodule
 
 from jobqueue.errors import JobInvalid, JobNotFound
 from jobqueue.job import CoreJob, class_settings, qual_name, validate_class
+from jobqueue.tasks import TaskJob, task_jobs
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +91,11 @@ class JobRegistry:
     def discover(self) -> JobRegistry:
         for module in self._modules():
             self.modules.append(module.__name__)
-            for cls in vars(module).values():
+            for cls in list(vars(module).values()):
                 if self._is_job_class(cls, module):
                     self._add(cls)
+            for task_job in task_jobs(module):  # django.tasks functions (jobqueue/tasks.py)
+                self._add(task_job)
         self._link_aliases()
         return self
 
@@ -158,6 +163,7 @@ class JobRegistry:
             isinstance(obj, type)
             and issubclass(obj, CoreJob)
             and obj is not CoreJob
+            and obj is not TaskJob
             and obj.__module__ == module.__name__
         )
 
@@ -175,8 +181,9 @@ class JobRegistry:
         by_target: dict[str, list[str]] = {}
         for alias, target in self.aliases.items():
             if target not in self.entries:
-                log.error("CORE4_JOB_ALIASES: [%s] points at [%s], which is not registered",
-                          alias, target)
+                log.error(
+                    "CORE4_JOB_ALIASES: [%s] points at [%s], which is not registered", alias, target
+                )
                 continue
             by_target.setdefault(target, []).append(alias)
         for target, names in by_target.items():
@@ -185,11 +192,12 @@ class JobRegistry:
 
 
 def app_job_modules() -> list[str]:
-    """The ``jobs`` module or package of every installed app that has one."""
+    """The ``jobs`` and ``tasks`` (django.tasks) modules or packages of every installed app."""
     return [
-        f"{config.name}.jobs"
+        f"{config.name}.{name}"
         for config in apps.get_app_configs()
-        if module_has_submodule(config.module, "jobs")
+        for name in ("jobs", "tasks")
+        if module_has_submodule(config.module, name)
     ]
 
 
@@ -211,5 +219,5 @@ def resolve(name: object) -> type[CoreJob]:
 
 @receiver(setting_changed)
 def _settings_changed(setting: str, **kwargs: Any) -> None:
-    if setting in ("CORE4_JOB_PACKAGES", "CORE4_JOB_ALIASES", "INSTALLED_APPS"):
+    if setting in ("CORE4_JOB_PACKAGES", "CORE4_JOB_ALIASES", "INSTALLED_APPS", "TASKS"):
         registry.cache_clear()

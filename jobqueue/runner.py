@@ -53,6 +53,7 @@ def detach_inherited(*extra: Any) -> None:
 def error_info(exc: BaseException) -> dict:
     return {
         "exception": repr(exc),
+        "exception_class": f"{type(exc).__module__}.{type(exc).__qualname__}",
         "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
     }
 

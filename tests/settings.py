@@ -7,4 +7,9 @@ for every process a test starts), never in the product's settings.
 from core4site.settings import *  # noqa: F403
 from core4site.settings import CORE4_JOB_PACKAGES
 
-CORE4_JOB_PACKAGES = [*CORE4_JOB_PACKAGES, "tests.jobqueue.jobs", "tests.jobqueue.api.jobs"]
+CORE4_JOB_PACKAGES = [
+    *CORE4_JOB_PACKAGES,
+    "tests.jobqueue.jobs",
+    "tests.jobqueue.api.jobs",
+    "tests.jobqueue.tasks",
+]

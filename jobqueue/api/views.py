@@ -36,7 +36,7 @@ from core4api.openapi import (
     query,
 )
 from core4api.views import Core4APIView
-from jobqueue import cron, services
+from jobqueue import cron, public, services
 from jobqueue.api import openapi
 from jobqueue.api.errors import job_errors
 from jobqueue.api.presenters import job_document, log_item, output_lines, worker_document
@@ -180,10 +180,10 @@ class JobListView(JobView):
         settings = enqueue_settings(request)
         follow = argument(request, "follow", False, bool)
         with job_errors():
-            job = services.enqueue(qual_name, by=self.by, args=job_args, **settings)
+            job_id = public.enqueue(qual_name, by=self.by, args=job_args, **settings)
         if follow:
-            return self.follow(job.id)
-        return Response(job.id)
+            return self.follow(job_id)
+        return Response(job_id)
 
 
 class JobRegistryView(JobView):

@@ -1,9 +1,11 @@
 """Example jobs: a sleeper that reports progress, a job that fails until its last attempt,
-a job that defers, and a no-op (benchmarks)."""
+a job that defers, a no-op (benchmarks), and a django.tasks function (``greet``)."""
 
 from __future__ import annotations
 
 import time
+
+from django_tasks import task
 
 from jobqueue.job import CoreJob
 
@@ -70,3 +72,10 @@ class NoopJob(CoreJob):
 
     def execute(self, **kwargs):
         return None
+
+
+@task
+def greet(name: str = "world") -> str:
+    """A django.tasks function (README "django.tasks"): returns a greeting."""
+    print(f"greeting {name}")
+    return f"hello {name}"

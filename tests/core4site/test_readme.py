@@ -154,3 +154,5 @@ def test_every_readme_command_runs_in_order(live_stack):
     assert '"endpoints": [' in printed
     assert "event: close" in printed and '"reason":"final"' in printed
     assert "close {'state'" in printed  # the Python follow example
+    assert "exists with args" in printed  # "Enqueue from Python"
+    assert "SUCCESSFUL" in printed  # "django.tasks": the worker ran the example task
