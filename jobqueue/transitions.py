@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
@@ -349,6 +349,7 @@ def pick(
     paused: Sequence[str] = (),
     now: datetime | None = None,
     busy: set[str] | None = None,
+    run_mode: Callable[[str], str] | None = None,
 ) -> Job | None:
     """Claim the next runnable job for ``worker`` (``request_start_job``), or None.
 
@@ -361,6 +362,9 @@ def pick(
     ``busy`` (a set; inside :func:`batch`, which holds locks a waiting pick could deadlock
     with): never wait for a per-name lock — a name another transaction is picking right
     now is skipped and added to ``busy`` (look again later).
+
+    ``run_mode(name)``: how the worker will run the job (``fork``/``pool``, stored in
+    ``Job.run_mode``); default ``fork``.
     """
     postgres = connection.vendor == "postgresql"
     fixed_now = now
@@ -412,9 +416,10 @@ def pick(
             job.locked_hostname = hostname()
             job.heartbeat = now
             job.pid = None
+            job.run_mode = run_mode(job.name) if run_mode is not None else "fork"
             shifted = _save(
                 job, old, "state", "started_at", "query_at", "trial", "locked_by",
-                "locked_hostname", "heartbeat", "pid",
+                "locked_hostname", "heartbeat", "pid", "run_mode",
             )  # fmt: skip
             _emit(REQUEST_START_JOB, job, None, shifted)
             return job
