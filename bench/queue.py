@@ -268,7 +268,7 @@ def print_queries_per_job(concurrency: int, name: str, pool: bool, jobs: int = 1
             done.append(1)
 
     job_transition.connect(completed, weak=False)
-    worker = Worker("bench-q", concurrency, pool=pool)
+    worker = Worker("bench-q", concurrency, **({"pool": True} if pool else {}))
     try:
         with CaptureQueriesContext(connection) as queries:
             worker.run(until=lambda: len(done) >= jobs, timeout=300)

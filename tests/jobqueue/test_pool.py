@@ -64,6 +64,19 @@ def test_worker_pool_option_runs_every_job_in_the_pool(events, fast):
     job.refresh_from_db()
     assert job.run_mode == "pool" and job.state == "complete"
     assert "sleeping 0" in job.stdout and "from a subprocess" in job.stdout
+    assert services.job_detail(job)["run_mode"] == "pool"  # the job document says so
+
+
+def test_a_job_class_with_an_unknown_run_mode_is_invalid():
+    from jobqueue.errors import JobInvalid
+    from jobqueue.job import CoreJob, validate_class
+
+    class ThreadJob(CoreJob):
+        author = "test"
+        run_mode = "thread"
+
+    with pytest.raises(JobInvalid, match="invalid run_mode 'thread'"):
+        validate_class(ThreadJob, "x.ThreadJob")
 
 
 def test_pool_processes_are_recycled_after_max_jobs(fast):
