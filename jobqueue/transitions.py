@@ -218,6 +218,8 @@ def _save(job: Job, old: str | None, *fields: str) -> dict[str, int] | None:
 #: Inside :func:`batch`: the counts after its last change (PostgreSQL; None: read them).
 _BATCH: ContextVar[dict[str, int] | None] = ContextVar("batch", default=None)
 _IN_BATCH: ContextVar[bool] = ContextVar("in_batch", default=False)
+#: Inside :func:`batch`: its jobs, read (and locked) once by the batch, by id.
+_JOBS: ContextVar[dict[str, Job] | None] = ContextVar("batch_jobs", default=None)
 
 
 def _step():
@@ -244,23 +246,29 @@ def batch(job_ids: list[str]):
     The transitions inside take no savepoints (two statements each): a refused one
     (``JobError``) refuses before it writes anything; any other error fails the batch. With
     every counter row locked, the counts read with the locks stay exact for the whole batch
-    (PostgreSQL): a transition that shifts none (``start_job``) does not read them again.
+    (PostgreSQL): a transition that shifts none (``start_job``) does not read them again; and
+    the job rows are read with their locks, once: a transition of one of them takes it from
+    there (the same object for two transitions of a job in one batch: each sees the other's
+    change) instead of reading it again.
     """
     with transaction.atomic():
         ids = sorted(set(job_ids))
+        jobs: dict[str, Job] = {}
         if ids:
-            jobs = Job.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-            list(jobs.values_list("pk", flat=True))
+            query = Job.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            jobs = {job.pk: job for job in query}
         counters = QueueCount.objects.select_for_update().order_by("state")
         rows = list(counters.values_list("state", "n"))
         postgres = connection.vendor == "postgresql"
         tokens = (
             _IN_BATCH.set(True),
             _BATCH.set({state: n for state, n in rows if n > 0} if postgres else None),
+            _JOBS.set(jobs),
         )
         try:
             yield
         finally:
+            _JOBS.reset(tokens[2])
             _BATCH.reset(tokens[1])
             _IN_BATCH.reset(tokens[0])
 
@@ -268,8 +276,10 @@ def batch(job_ids: list[str]):
 def _lock(job_id: str) -> Job:
     if not isinstance(job_id, str) or not job_id:
         raise JobNotFound(f"job [{job_id}] not found")
+    known = _JOBS.get()
     try:
-        job = Job.objects.select_for_update().get(pk=job_id)
+        job = known[job_id] if known and job_id in known else None
+        job = job or Job.objects.select_for_update().get(pk=job_id)
     except Job.DoesNotExist:
         raise JobNotFound(f"job [{job_id}] not found") from None
     if job.journaled:
