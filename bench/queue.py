@@ -269,9 +269,11 @@ def print_queries_per_job(concurrency: int, name: str, pool: bool, jobs: int = 1
 
     job_transition.connect(completed, weak=False)
     worker = Worker("bench-q", concurrency, **({"pool": True} if pool else {}))
+    cpu = time.process_time()
     try:
         with CaptureQueriesContext(connection) as queries:
             worker.run(until=lambda: len(done) >= jobs, timeout=300)
+        cpu = (time.process_time() - cpu) / jobs * 1000
     finally:
         job_transition.disconnect(completed)
     kinds: dict[str, int] = {}
@@ -280,7 +282,8 @@ def print_queries_per_job(concurrency: int, name: str, pool: bool, jobs: int = 1
         kinds[word] = kinds.get(word, 0) + 1
     detail = ", ".join(f"{k} {v / jobs:.1f}" for k, v in sorted(kinds.items(), key=lambda i: -i[1]))
     print(f"worker statements per job ({jobs} jobs, --concurrency {concurrency}, in process, "
-          f"housekeeping included): {len(queries) / jobs:.1f} ({detail})")  # fmt: skip
+          f"housekeeping included): {len(queries) / jobs:.1f} ({detail}); "
+          f"worker CPU {cpu:.1f} ms/job (start-up included)")  # fmt: skip
     assert not Job.objects.filter(journaled=False).exists()
 
 
