@@ -190,6 +190,9 @@ class Pool:
             if proc.server is server and proc.pid in server.exits:
                 proc.exit_status = server.exits.pop(proc.pid)
                 self.retired.pop(proc.pid, None)
+        for proc in self.idle:
+            if not proc.alive:
+                proc.close()  # ended, or its fork server is gone: it exits on the closed socket
         self.idle = [proc for proc in self.idle if proc.alive]
         self.retired = {pid: p for pid, p in self.retired.items() if p.server.alive}
 
