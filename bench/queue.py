@@ -6,7 +6,9 @@ summary cost at queue depth 0 and 100,000.
 
 Uses a fresh database ``core4_bench`` on that server (dropped and created). Every event is
 persisted by the events app's ``job_transition`` receiver (one Event row per transition);
-the script checks the Event count. Each job runs in its own forked process.
+the script checks the Event count. Each job runs in its own forked process (``--pool``:
+in the worker's warm pool). ``--job redis``: a job whose module imports redis-py and that
+makes one Redis round trip (``bench/benchjobs.py``) instead of the no-op job.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ROOT = HERE.parent
 # shadow the standard library's ``queue`` (psycopg imports it): imports below are lazy
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
 NOOP = "jobqueue.jobs.example.NoopJob"
+JOBS = {"noop": NOOP, "redis": "bench.benchjobs.RedisJob"}
 
 
 def database_urls(base: str, name: str) -> tuple[str, str]:
@@ -44,6 +47,22 @@ def fresh_database(admin_url: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants, the ended ones reaped by them included
+    (the worker, its fork server, job and pool processes)."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            t = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
@@ -57,7 +76,10 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=100)
     parser.add_argument("--database", default="core4_bench")
     parser.add_argument("--skip-depth", action="store_true", help="drain and queries only")
+    parser.add_argument("--pool", action="store_true", help="worker --pool (warm processes)")
+    parser.add_argument("--job", choices=sorted(JOBS), default="noop", help="job to drain")
     opts = parser.parse_args()
+    name = JOBS[opts.job]
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     if not base.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/queue.py needs DATABASE_URL=postgres://… (a server to create a db on)")
@@ -71,6 +93,7 @@ def main() -> None:
         "CORE4_WORKER_DAILY_COMMANDS": "",
         "CORE4_LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "core4site.settings",
+        "CORE4_JOB_PACKAGES": "jobqueue.jobs,bench.benchjobs",
     }
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -95,44 +118,56 @@ def main() -> None:
           f"events app: {'yes' if Event else 'no'}")  # fmt: skip
 
     # --- round trips per job --------------------------------------------------------------
-    print_queries_per_job(opts.concurrency)
+    print_queries_per_job(opts.concurrency, name, opts.pool)
 
     # --- enqueue ------------------------------------------------------------------------------
     t0 = time.perf_counter()
     for i in range(opts.jobs):
-        services.enqueue(NOOP, n=i)
+        services.enqueue(name, n=i)
     enqueue_rate = opts.jobs / (time.perf_counter() - t0)
     print(f"enqueue: {opts.jobs} jobs, {enqueue_rate:.0f} jobs/s (one transaction each)")
 
     # --- drain ------------------------------------------------------------------------------
     events_before = Event.objects.count() if Event else 0
     cmd = [sys.executable, "manage.py", "worker", "bench-1", "--concurrency",
-           str(opts.concurrency)]  # fmt: skip
+           str(opts.concurrency), *(["--pool"] if opts.pool else [])]  # fmt: skip
+    mode = "in the warm pool" if opts.pool else "each job in its own process"
+    services.pause()  # the worker's start-up CPU is not counted: resumed once it runs
     worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
+        from jobqueue.models import WorkerRecord
+
+        while not WorkerRecord.objects.alive().filter(pk="bench-1").exists():
+            time.sleep(0.1)
+        time.sleep(1.0)
+        cpu0 = tree_cpu(worker.pid)
+        services.resume()
         while Job.objects.filter(journaled=False).exists():
             time.sleep(0.2)
+        cpu = (tree_cpu(worker.pid) - cpu0) / opts.jobs * 1000
         first, last = (
-            Job.objects.filter(name=NOOP, args__has_key="n")
+            Job.objects.filter(name=name, args__has_key="n")
             .order_by("started_at")
             .values("started_at")[0],
-            Job.objects.filter(name=NOOP, args__has_key="n")
+            Job.objects.filter(name=name, args__has_key="n")
             .order_by("-finished_at")
             .values("finished_at")[0],
         )
         first, last = first["started_at"], last["finished_at"]
         drain = opts.jobs / (last - first).total_seconds()
-        complete = Job.objects.filter(name=NOOP, args__has_key="n", state="complete").count()
+        complete = Job.objects.filter(name=name, args__has_key="n", state="complete").count()
         stored = (Event.objects.count() - events_before) if Event else 0
         print(f"drain: {complete}/{opts.jobs} complete, {drain:.0f} jobs/s with 1 worker "
-              f"--concurrency {opts.concurrency}, each job in its own process; "
-              f"events stored during drain: {stored} (expected {3 * opts.jobs})")  # fmt: skip
+              f"--concurrency {opts.concurrency}, {opts.job} job, {mode}; "
+              f"events stored during drain: {stored} (expected {3 * opts.jobs}); "
+              f"CPU of worker + fork server + job processes: {cpu:.1f} ms/job; "
+              f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
         # --- latency -----------------------------------------------------------------------
         time.sleep(1.5)
         samples = []
         for i in range(opts.latency_samples):
-            job = services.enqueue(NOOP, latency=i)
+            job = services.enqueue(name, latency=i)
             while True:
                 started = Job.objects.filter(pk=job.id).values_list("started_at", flat=True)[0]
                 if started:
@@ -199,7 +234,7 @@ def main() -> None:
     print_plans()
 
 
-def print_queries_per_job(concurrency: int, jobs: int = 100) -> None:
+def print_queries_per_job(concurrency: int, name: str, pool: bool, jobs: int = 100) -> None:
     """SQL statements (round trips, BEGIN/COMMIT included) per transition and per job."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -225,7 +260,7 @@ def print_queries_per_job(concurrency: int, jobs: int = 100) -> None:
 
     # the worker's own statements while it drains `jobs` no-op jobs (housekeeping included)
     for i in range(jobs):
-        services.enqueue(NOOP, queries=i)
+        services.enqueue(name, queries=i)
     done = []
 
     def completed(sender, event, **kwargs):
@@ -233,10 +268,12 @@ def print_queries_per_job(concurrency: int, jobs: int = 100) -> None:
             done.append(1)
 
     job_transition.connect(completed, weak=False)
-    worker = Worker("bench-q", concurrency)
+    worker = Worker("bench-q", concurrency, **({"pool": True} if pool else {}))
+    cpu = time.process_time()
     try:
         with CaptureQueriesContext(connection) as queries:
             worker.run(until=lambda: len(done) >= jobs, timeout=300)
+        cpu = (time.process_time() - cpu) / jobs * 1000
     finally:
         job_transition.disconnect(completed)
     kinds: dict[str, int] = {}
@@ -245,7 +282,8 @@ def print_queries_per_job(concurrency: int, jobs: int = 100) -> None:
         kinds[word] = kinds.get(word, 0) + 1
     detail = ", ".join(f"{k} {v / jobs:.1f}" for k, v in sorted(kinds.items(), key=lambda i: -i[1]))
     print(f"worker statements per job ({jobs} jobs, --concurrency {concurrency}, in process, "
-          f"housekeeping included): {len(queries) / jobs:.1f} ({detail})")  # fmt: skip
+          f"housekeeping included): {len(queries) / jobs:.1f} ({detail}); "
+          f"worker CPU {cpu:.1f} ms/job (start-up included)")  # fmt: skip
     assert not Job.objects.filter(journaled=False).exists()
 
 

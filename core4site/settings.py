@@ -242,6 +242,10 @@ CORE4_WORKER_POLL = env.float("CORE4_WORKER_POLL", default=0.05)
 CORE4_WORKER_TMP = env.str("CORE4_WORKER_TMP", default="") or None
 #: Fork job processes from a small fork server rather than from the worker (README "The job queue").
 CORE4_WORKER_FORKSERVER = env.bool("CORE4_WORKER_FORKSERVER", default=True)
+#: The warm pool (jobqueue.pool): a pool process is retired after this many jobs ...
+CORE4_WORKER_POOL_MAX_JOBS = env.int("CORE4_WORKER_POOL_MAX_JOBS", default=1000)
+#: ... or when its resident memory exceeds this many MiB after a job.
+CORE4_WORKER_POOL_MAX_MEMORY = env.int("CORE4_WORKER_POOL_MAX_MEMORY", default=512)
 #: Management commands the summary-lease holder runs once a day.
 CORE4_WORKER_DAILY_COMMANDS = env.list(
     "CORE4_WORKER_DAILY_COMMANDS", default=["prune_events", "prune_jobs"]

@@ -13,8 +13,16 @@ Protocol over a ``SOCK_SEQPACKET`` socket pair, one message per packet:
 
 * worker → server: ``spawn`` with three file descriptors (``SCM_RIGHTS``): the write end
   of the job's report pipe, its output file and a file holding the job's data (JSON);
+* worker → server: ``pool`` with one file descriptor, a socket: fork a reused job process
+  of the warm pool (:mod:`jobqueue.pool`), which talks to the worker on that socket;
 * server → worker: ``pid <pid>`` per ``spawn``, in order; ``exit <pid> <status>`` when a
-  job process ended (the server is its parent and reaps it).
+  job process or a pool process ended (the server is its parent and reaps it).
+
+Before it serves, the server imports every registered job module (``registry().modules``;
+a heavy import, e.g. of a client library a job module imports inside a function it calls
+at import, is paid once per worker instead of once per job) and freezes its heap
+(``gc.freeze()``): the collector of a job process then never walks — and so never writes
+and copies — the pages it inherited.
 
 The server leaves when the worker's end closes — also when the worker is SIGKILLed. It
 SIGKILLs the job processes it forked and has not reaped yet (with their process groups, so
@@ -104,6 +112,14 @@ class ForkServer:
         finally:
             os.close(data_fd)
 
+    def pool_process(self, control_fd: int) -> None:
+        """Ask for a pool process talking on ``control_fd`` (it says its pid there)."""
+        try:
+            socket.send_fds(self.sock, [b"pool"], [control_fd])
+        except OSError:
+            self._lost()
+            raise
+
     def poll(self) -> None:
         """Take every message waiting (pids, exit statuses), without blocking."""
         while self._receive():
@@ -153,6 +169,7 @@ def _serve(sock: socket.socket, keep: tuple[Any, ...]) -> None:
     from jobqueue.runner import detach_inherited
 
     detach_inherited(*keep)
+    preload()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # the worker decides; its socket closing ends us
     wake_r, wake_w = os.pipe()
@@ -170,7 +187,22 @@ def _serve(sock: socket.socket, keep: tuple[Any, ...]) -> None:
                     kill(pid, signal.SIGKILL)
 
 
+def preload() -> None:
+    """Import the registered job modules here, once, and freeze the heap before forking."""
+    import gc
+    import importlib
+
+    from jobqueue.registry import registry
+
+    for name in registry().modules:
+        with contextlib.suppress(Exception):  # a broken one is logged by the registry
+            importlib.import_module(name)
+    gc.collect()
+    gc.freeze()
+
+
 def _loop(sock: socket.socket, wake_r: int, wake_w: int, children: set[int]) -> None:
+    from jobqueue.pool import serve_pool
     from jobqueue.runner import run_child
 
     while True:
@@ -187,22 +219,26 @@ def _loop(sock: socket.socket, wake_r: int, wake_w: int, children: set[int]) -> 
             return  # the worker is gone
         if not message:
             return  # the worker is gone
-        if len(fds) != 3:
+        pool = message == b"pool" and len(fds) == 1
+        if not pool and len(fds) != 3:
             for fd in fds:
                 os.close(fd)
             continue
-        report_fd, output_fd, data_fd = fds
         pid = os.fork()
-        if pid == 0:  # the job process
+        if pid == 0:  # a job process, or a pool process
             sock.close()
             signal.set_wakeup_fd(-1)
             os.close(wake_r)
             os.close(wake_w)
+            if pool:
+                serve_pool(fds[0])
+            report_fd, output_fd, data_fd = fds
             run_child(_read_data(data_fd), report_fd, output_fd)
         children.add(pid)
         for fd in fds:
             os.close(fd)
-        sock.send(b"pid %d" % pid)
+        if not pool:  # a pool process says its pid itself, on its own socket
+            sock.send(b"pid %d" % pid)
 
 
 def _report_exits(sock: socket.socket, children: set[int]) -> None:

@@ -95,6 +95,9 @@ class CoreJob:
     progress_interval = DEFAULTS["progress_interval"]
     worker = DEFAULTS["worker"]
     timeout = DEFAULTS["timeout"]
+    #: ``fork`` (default): each run in a fresh process; ``pool``: in a reused process of the
+    #: worker's warm pool (``jobqueue.pool``). Not an enqueue setting.
+    run_mode = "fork"
 
     def __init__(self, *, _id: str | None = None, name: str | None = None, args=None, **state):
         self._id = _id
@@ -154,6 +157,8 @@ def validate_class(cls: type[CoreJob], name: str) -> None:
     author = cls.__dict__.get("author")
     if not isinstance(author, str) or not author.strip():
         raise JobInvalid(f"missing author in [{name}]")
+    if cls.run_mode not in ("fork", "pool"):
+        raise JobInvalid(f"job [{name}] has an invalid run_mode {cls.run_mode!r} (fork or pool)")
     class_settings(cls, name)
 
 

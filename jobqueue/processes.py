@@ -27,6 +27,7 @@ from jobqueue.errors import JobError
 from jobqueue.forkserver import ForkServer
 from jobqueue.job import SETTINGS
 from jobqueue.models import Job
+from jobqueue.pool import FORK, POOL, Pool, PoolProcess
 from jobqueue.runner import run_child
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class Slot:
     progress_due: tuple[float, str] | None = None
     #: size of the output file when it was last copied into ``Job.stdout``
     output_flushed: int = 0
+    #: the pool process running the job (``run_mode`` pool), None for a job process
+    pool: PoolProcess | None = None
 
 
 class Processes:
@@ -83,6 +86,7 @@ class Processes:
         self.unsettled: list[Slot] = []
         self.forkserver: ForkServer | None = None
         self.awaiting_pid: list[Slot] = []  # spawned by the fork server, in request order
+        self.pool = Pool()
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -110,19 +114,25 @@ class Processes:
 
     def launch(self, *jobs: Job) -> None:
         """Start a process per job: through the fork server (the pids arrive later), or
-        forked from this already initialised worker."""
+        forked from this already initialised worker; or hand it to a pool process
+        (``Job.run_mode`` pool)."""
         for job in jobs:
-            self.spawn(job_data(job))
+            self.spawn(job_data(job), job.run_mode or FORK)
             log.info("launching [%s] with [%s]", job.name, job.id)
 
-    def spawn(self, data: dict[str, Any]) -> None:
-        """Start one job process; if that fails, the job is settled as killed."""
+    def spawn(self, data: dict[str, Any], mode: str = FORK) -> None:
+        """Start one job process (or hand the job to a pool process); if that fails, the
+        job is settled as killed."""
         for retry in (False, True):
             server = self.server()
             read_fd, write_fd = os.pipe()
             output = _tmpfile()
+            proc = None
             try:
-                if server is not None:
+                if server is not None and mode == POOL:
+                    proc = self.pool.run(server, data, write_fd, output)
+                    pid = proc.pid
+                elif server is not None:
                     server.spawn(data, write_fd, output)
                     pid = None
                 else:
@@ -133,8 +143,8 @@ class Processes:
             except OSError as exc:
                 for fd in (read_fd, write_fd, output):
                     os.close(fd)
-                if server is not None and not server.alive and not retry:
-                    continue  # the server died since the last job: ask a new one
+                if server is not None and not retry and (mode == POOL or not server.alive):
+                    continue  # the server or a pool process died since: ask a new one
                 log.error("cannot start a process for job [%s]: %s", data["id"], exc)
                 reason = f"worker cannot start a process: {exc}"
                 try:
@@ -146,6 +156,7 @@ class Processes:
             os.set_blocking(read_fd, False)
             slot = Slot(job_id=data["id"], pid=pid, fd=read_fd, output=output, server=server)
             slot.data = data
+            slot.pool = proc
             self.slots[read_fd] = slot
             if pid is None:
                 self.awaiting_pid.append(slot)
@@ -230,6 +241,7 @@ class Processes:
     def reap(self) -> bool:
         """Collect ended job processes into ``unsettled``; True if any ended."""
         self.server_messages()
+        self.pool.poll(self.forkserver)
         ended = False
         for slot in list(self.slots.values()):
             if slot.exit_status is None:
@@ -243,6 +255,8 @@ class Processes:
                     continue  # a subprocess of the job still holds the pipe
             del self.slots[slot.fd]
             os.close(slot.fd)
+            if slot.pool is not None:
+                self.pool.release(slot.pool, reuse=not slot.killing)
             if _never_started(slot) and slot.data is not None:
                 os.close(slot.output)
                 log.warning("job [%s]: its fork server died before starting it; again",
@@ -257,6 +271,8 @@ class Processes:
 
     def _exit_status(self, slot: Slot) -> int | None:
         """The ended job process's wait status; None while it runs; ``LOST`` if unknowable."""
+        if slot.pool is not None:
+            return self.pool.exit_status(slot.pool, slot.eof, slot.done is not None)
         if slot.server is None:
             if slot.pid is None:
                 return None  # never: a process forked here has its pid at once
@@ -305,6 +321,8 @@ class Processes:
             return  # not known yet (killed once it is; never 0: our own group) or ended
         if slot.server is not None and slot.pid in slot.server.exits:
             return  # ended and reaped: the pid may belong to someone else by now
+        if slot.pool is not None and (slot.pool.exit_status is not None or slot.eof):
+            return  # the pool process ended, or the job did (the process waits for the next)
         for kill in (os.killpg, os.kill):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(slot.pid, signal.SIGKILL)
@@ -336,7 +354,8 @@ class Processes:
             self.unsettled.append(slot)
 
     def close(self) -> None:
-        """Stop the fork server (the job processes have ended by now)."""
+        """Stop the pool processes and the fork server (the jobs have ended by now)."""
+        self.pool.close()
         if self.forkserver is not None:
             self.forkserver.close()
 
@@ -362,9 +381,11 @@ class Processes:
 
 def _never_started(slot: Slot) -> bool:
     """The fork server died with the request: no pid, not a word on the pipe (a job
-    process says ``started`` before it runs the job), so the job never ran."""
+    process says ``started`` before it runs the job), so the job never ran. (A pool
+    process that dies is not asked again: it may have died in the job's own code.)"""
     return (
-        slot.server is not None
+        slot.pool is None
+        and slot.server is not None
         and not slot.server.alive
         and slot.pid is None
         and not slot.heard

@@ -58,7 +58,13 @@ def error_info(exc: BaseException) -> dict:
     }
 
 
-class _Pipe:
+class Reporter:
+    """The job process's end of its report pipe: one JSON object per line (the only
+    job process → worker message format, fork and pool alike). ``kind`` is ``started``
+    (``pid``), ``progress`` (``value``, ``message``) or ``done`` (``outcome``: ``complete``,
+    ``defer`` + ``message``, ``fail`` / ``failed_start`` + ``error``); the worker's reader
+    is ``jobqueue.processes.Processes._handle``."""
+
     def __init__(self, fd: int):
         self.fd = fd
 
@@ -83,7 +89,7 @@ def run_child(job: dict, report_fd: int, output_fd: int, keep: tuple = ()) -> No
             signal.set_wakeup_fd(-1)
         detach_inherited(*keep)
         _redirect(output_fd)
-        _execute(job, _Pipe(report_fd))
+        execute(job, Reporter(report_fd))
     except BaseException:  # noqa: BLE001 - nothing may escape into the worker's code
         code = 1
     finally:
@@ -100,6 +106,12 @@ def _redirect(output_fd: int) -> None:
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     os.close(output_fd)
+    streams()
+
+
+def streams() -> None:
+    """``sys.stdout``/``sys.stderr`` (and the root logger's stream handlers) on fds 1 and 2,
+    line-buffered: whatever file those descriptors are, the job's output goes there."""
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     for handler in logging.getLogger().handlers:
@@ -124,12 +136,16 @@ class _JobTag(logging.Filter):
 
 
 def _tag_log_records(job_id: str, job_name: str) -> None:
+    """Tag the records of this job (a pool process runs many: the previous job's tag goes)."""
     tag = _JobTag(job_id, job_name)
     for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, _JobTag)]:
+            handler.removeFilter(old)
         handler.addFilter(tag)
 
 
-def _execute(data: dict, pipe: _Pipe) -> None:
+def execute(data: dict, pipe: Reporter) -> None:
+    """Load the job from ``data`` (``processes.job_data``), run it, report on ``pipe``."""
     try:
         cls = resolve(data["name"])
         job = cls(

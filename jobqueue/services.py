@@ -106,6 +106,7 @@ def job_detail(job: Job, stdout: bool = False, result: bool = True) -> dict[str,
         "prog": job.prog,
         "last_error": job.last_error,
         "runtime": job.runtime,
+        "run_mode": job.run_mode or None,  # how the worker ran it last: fork or pool
     }
     for key in (
         "started_at", "finished_at", "query_at", "inactive_at",

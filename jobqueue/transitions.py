@@ -21,8 +21,9 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -150,9 +151,13 @@ def _shift(old: str | None, new: str | None) -> dict[str, int] | None:
             rows = cursor.fetchall()
         shifted = {state for state, _ in rows} & set(deltas)
         if len(shifted) == len(deltas):
-            return {state: n for state, n in sorted(rows) if n > 0}
+            now = {state: n for state, n in sorted(rows) if n > 0}
+            if _IN_BATCH.get():
+                _BATCH.set(now)
+            return now
         # a counter row is missing (after a flush; migrate creates them): the rows that
         # exist were shifted, create the others
+        _BATCH.set(None)
         _create_counters({state: deltas[state] for state in deltas if state not in shifted})
         return None
     for state in sorted(deltas):
@@ -193,7 +198,8 @@ def recount() -> dict[str, int]:
 
 def _emit(event: str, job: Job, by: str | None, now_counts: dict[str, int] | None = None) -> None:
     if now_counts is None:
-        now_counts = counts()
+        known = _BATCH.get()
+        now_counts = dict(known) if known is not None else counts()
     job_transition.send(sender=Job, event=event, job=job, counts=now_counts, author=author_of(by))
 
 
@@ -210,6 +216,20 @@ def _save(job: Job, old: str | None, *fields: str) -> dict[str, int] | None:
     return _shift(old, _counted(job))
 
 
+#: Inside :func:`batch`: the counts after its last change (PostgreSQL; None: read them).
+_BATCH: ContextVar[dict[str, int] | None] = ContextVar("batch", default=None)
+_IN_BATCH: ContextVar[bool] = ContextVar("in_batch", default=False)
+#: Inside :func:`batch`: its jobs, read (and locked) once by the batch, by id.
+_JOBS: ContextVar[dict[str, Job] | None] = ContextVar("batch_jobs", default=None)
+
+
+def _step():
+    """The transaction of one worker-side transition: its own, or inside :func:`batch` the
+    batch's, without a savepoint — a transition refuses (``JobError``) before it writes, and
+    any other error fails the whole batch (the worker's next turn tries again)."""
+    return nullcontext() if _IN_BATCH.get() else transaction.atomic()
+
+
 @contextmanager
 def batch(job_ids: list[str]):
     """One transaction for several transitions of the jobs ``job_ids`` (a worker records
@@ -224,24 +244,43 @@ def batch(job_ids: list[str]):
     shift (a requested removal). The transitions inside only re-enter locks they hold. Picks
     may follow, with ``pick(busy=...)``: they lock rows only with
     ``SKIP LOCKED`` and per-name locks only if free, so they never wait inside the batch.
-    Each transition inside keeps its own savepoint: a refused one (``JobError``) rolls back
-    alone.
+    The transitions inside take no savepoints (two statements each): a refused one
+    (``JobError``) refuses before it writes anything; any other error fails the batch. With
+    every counter row locked, the counts read with the locks stay exact for the whole batch
+    (PostgreSQL): a transition that shifts none (``start_job``) does not read them again; and
+    the job rows are read with their locks, once: a transition of one of them takes it from
+    there (the same object for two transitions of a job in one batch: each sees the other's
+    change) instead of reading it again.
     """
     with transaction.atomic():
         ids = sorted(set(job_ids))
+        jobs: dict[str, Job] = {}
         if ids:
-            jobs = Job.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-            list(jobs.values_list("pk", flat=True))
+            query = Job.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            jobs = {job.pk: job for job in query}
         counters = QueueCount.objects.select_for_update().order_by("state")
-        list(counters.values_list("state", flat=True))
-        yield
+        rows = list(counters.values_list("state", "n"))
+        postgres = connection.vendor == "postgresql"
+        tokens = (
+            _IN_BATCH.set(True),
+            _BATCH.set({state: n for state, n in rows if n > 0} if postgres else None),
+            _JOBS.set(jobs),
+        )
+        try:
+            yield
+        finally:
+            _JOBS.reset(tokens[2])
+            _BATCH.reset(tokens[1])
+            _IN_BATCH.reset(tokens[0])
 
 
 def _lock(job_id: str) -> Job:
     if not isinstance(job_id, str) or not job_id:
         raise JobNotFound(f"job [{job_id}] not found")
+    known = _JOBS.get()
     try:
-        job = Job.objects.select_for_update().get(pk=job_id)
+        job = known[job_id] if known and job_id in known else None
+        job = job or Job.objects.select_for_update().get(pk=job_id)
     except Job.DoesNotExist:
         raise JobNotFound(f"job [{job_id}] not found") from None
     if job.journaled:
@@ -350,6 +389,7 @@ def pick(
     paused: Sequence[str] = (),
     now: datetime | None = None,
     busy: set[str] | None = None,
+    run_mode: Callable[[str], str] | None = None,
 ) -> Job | None:
     """Claim the next runnable job for ``worker`` (``request_start_job``), or None.
 
@@ -362,6 +402,9 @@ def pick(
     ``busy`` (a set; inside :func:`batch`, which holds locks a waiting pick could deadlock
     with): never wait for a per-name lock — a name another transaction is picking right
     now is skipped and added to ``busy`` (look again later).
+
+    ``run_mode(name)``: how the worker will run the job (``fork``/``pool``, stored in
+    ``Job.run_mode``); default ``fork``.
     """
     postgres = connection.vendor == "postgresql"
     fixed_now = now
@@ -370,7 +413,7 @@ def pick(
     known_full: dict[str, int] = {}
     skipped: set[str] = set()
     while True:
-        with transaction.atomic():
+        with _step():
             # the clock is read inside the transaction: on SQLite BEGIN waits for the write
             # lock, and a time taken before would date the claim before jobs that finished
             # while we waited (started_at earlier than the slot was free).
@@ -413,9 +456,10 @@ def pick(
             job.locked_hostname = hostname()
             job.heartbeat = now
             job.pid = None
+            job.run_mode = run_mode(job.name) if run_mode is not None else "fork"
             shifted = _save(
                 job, old, "state", "started_at", "query_at", "trial", "locked_by",
-                "locked_hostname", "heartbeat", "pid",
+                "locked_hostname", "heartbeat", "pid", "run_mode",
             )  # fmt: skip
             _emit(REQUEST_START_JOB, job, None, shifted)
             return job
@@ -423,7 +467,7 @@ def pick(
 
 def start(job_id: str, worker: str, pid: int) -> Job:
     """The job's process runs and loaded the job (``start_job``)."""
-    with transaction.atomic():
+    with _step():
         job = _lock_running(job_id, worker)
         now = utcnow()
         job.pid = pid
@@ -459,7 +503,7 @@ def _finish(job: Job, state: str, now: datetime) -> list[str]:
 def complete(job_id: str, worker: str, stdout: str = "", result: Any = None) -> Job:
     """``execute`` returned (``complete_job``): the job is journaled as complete, with what
     ``execute`` returned as its ``result`` (checked by the job process: ``jobqueue.results``)."""
-    with transaction.atomic():
+    with _step():
         job = _lock_running(job_id, worker)
         now = utcnow()
         fields = _finish(job, COMPLETE, now)
@@ -478,7 +522,7 @@ def complete(job_id: str, worker: str, stdout: str = "", result: Any = None) -> 
 
 def defer(job_id: str, worker: str, message: str = "", stdout: str = "") -> Job:
     """``execute`` deferred (``defer_job``): runs again after ``defer_time``."""
-    with transaction.atomic():
+    with _step():
         job = _lock_running(job_id, worker)
         if job.killed_at is not None:
             return _kill(job, None, "JobKilledByWorker", stdout)
@@ -505,7 +549,7 @@ def retry_at(job: Job, now: datetime) -> datetime:
 def fail(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
     """``execute`` raised (or the job timed out, or its result was refused): ``failed_job``
     (retry after ``error_time``, see :func:`retry_at`) or ``error_job``."""
-    with transaction.atomic():
+    with _step():
         job = _lock_running(job_id, worker)
         if job.killed_at is not None:
             return _kill(job, None, "JobKilledByWorker", stdout)
@@ -530,7 +574,7 @@ def fail(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
 
 def failed_start(job_id: str, worker: str, error: dict, stdout: str = "") -> Job:
     """The job's process could not load the job (``failed_start``): state ``error``."""
-    with transaction.atomic():
+    with _step():
         job = _lock_running(job_id, worker)
         now = utcnow()
         fields = _finish(job, ERROR, now)
@@ -548,7 +592,7 @@ def interrupted(job_id: str, worker: str, reason: str, stdout: str = "") -> Job:
     ``failed`` and due again at once, and the attempt does not count (``attempts_left``
     stays) — the job did not fail, its worker went away (a deploy, Ctrl-C, ``coco --stop``).
     A job whose kill was requested meanwhile is killed as asked."""
-    with transaction.atomic():
+    with _step():
         job = _lock_running(job_id, worker)
         if job.killed_at is not None:
             return _kill(job, None, "JobKilledByWorker", stdout)
@@ -571,7 +615,7 @@ def killed(job_id: str, worker: str | None, reason: str = "JobKilledByWorker", s
 
     ``worker=None`` settles a job whatever worker it ran on (its worker is gone).
     """
-    with transaction.atomic():
+    with _step():
         job = _lock(job_id)
         if job.state != RUNNING or (worker is not None and job.locked_by != worker):
             raise JobStateError(f"job [{job_id}] is not running on worker [{worker}]")
@@ -652,7 +696,7 @@ def request_remove(job_id: str, by: str | None = None) -> Job:
 
 def remove(job_id: str, by: str | None = None) -> Job | None:
     """Journal a job whose removal was requested and that is not running (``remove_job``)."""
-    with transaction.atomic():
+    with _step():
         try:
             job = _lock(job_id)
         except JobNotFound:

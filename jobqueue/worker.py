@@ -8,7 +8,7 @@ for free slots in one transaction (``transitions.batch``: one commit for all of 
 fork the picked jobs. Around it, in their own modules:
 
 * :mod:`jobqueue.processes` — the job processes (spawn through the fork server, reports,
-  reap, output);
+  reap, output); :mod:`jobqueue.pool` — the opt-in warm pool of reused job processes;
 * :mod:`jobqueue.housekeeping` — every ``CORE4_WORKER_TICK`` seconds: heartbeat, kill
   requests, non-stop and zombie flags, remove sweep, jobs of dead workers, halt/pause;
 * :mod:`jobqueue.duties` — leased periodic duties, run by one worker of the cluster: the
@@ -35,6 +35,7 @@ from jobqueue.duties import Duties, default_duties
 from jobqueue.errors import JobError
 from jobqueue.housekeeping import Housekeeping, WorkerExists
 from jobqueue.models import Job
+from jobqueue.pool import run_mode
 from jobqueue.processes import Processes, Slot
 from jobqueue.stopping import Stopping
 
@@ -46,13 +47,14 @@ log = logging.getLogger(__name__)
 class Worker(Stopping):
     """One worker process: ``run()`` it until SIGTERM, SIGINT or halt."""
 
-    def __init__(self, identifier: str, concurrency: int | None = None):
+    def __init__(self, identifier: str, concurrency: int | None = None, pool: bool = False):
         if not identifier or len(identifier) > 255 or any(c.isspace() for c in identifier):
             raise ValueError(f"invalid worker identifier [{identifier}]")
         self.identifier = identifier
         self.concurrency = concurrency or settings.CORE4_WORKER_CONCURRENCY
         if self.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        self.pool = pool  # every job in a pool process (else: the job class's ``run_mode``)
         self.stopping = False
         self.stop_deadline: float | None = None
         self.stop_reason = ""  # why it stops: a signal's name, "halt", "stop requested by …"
@@ -230,12 +232,17 @@ class Worker(Stopping):
             return []
         picked: list[Job] = []
         while len(picked) < free and not self.stopping:
-            job = transitions.pick(self.identifier, paused=switches.projects, busy=busy)
+            job = transitions.pick(
+                self.identifier, paused=switches.projects, busy=busy, run_mode=self._run_mode
+            )
             if job is None:
                 self._schedule_due()
                 break
             picked.append(job)
         return picked
+
+    def _run_mode(self, name: str) -> str:
+        return run_mode(name, everything=self.pool)
 
     def _schedule_due(self) -> None:
         """Wake up when the next deferred or failed job is due (no NOTIFY tells that)."""

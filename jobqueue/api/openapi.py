@@ -140,6 +140,13 @@ JOB = component(
                 "additionalProperties": True,
             },
             "runtime": {"type": "number", "nullable": True},
+            "run_mode": {
+                "type": "string",
+                "nullable": True,
+                "enum": ["fork", "pool", None],
+                "description": "how the worker ran it last: `fork` (its own process) or "
+                "`pool` (a reused pool process); null before its first run",
+            },
             **{
                 key: _NTIME
                 for key in (

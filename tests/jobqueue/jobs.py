@@ -110,3 +110,19 @@ class TimeoutJob(SleepJob):
     author = "test"
     timeout = 1
     error_time = 1
+
+
+class PoolJob(CoreJob):
+    """Runs in the worker's warm pool (``run_mode = "pool"``); prints its process id."""
+
+    author = "test"
+    run_mode = "pool"
+
+    def execute(self, sleep=0, fail=False, **kwargs):
+        print(f"pid {os.getpid()}")
+        print("to stderr", file=sys.stderr)
+        os.system("echo from a subprocess")
+        self.progress(0.5, "half", force=True)
+        time.sleep(sleep)
+        if fail:
+            raise RuntimeError("failing on purpose")

@@ -118,6 +118,28 @@ def test_killed_worker_leaves_no_job_process(live_stack):
     wait_for(lambda: not _left(processes), 10, 0.1, "a process outlived its worker")
 
 
+def test_killed_pool_worker_leaves_no_process_and_its_job_is_settled_once(live_stack):
+    """SIGKILL a worker whose job runs in a pool process (``--pool``): the fork server ends
+    the pool process; the worker's next start settles the job as killed — it ran once and
+    is not run again."""
+    stack = live_stack
+    stack.env.update(FAST, CORE4_WORKER_GRACE="1")
+    job_id = enqueue(stack, SLEEP, "sleep=120")
+    worker = stack.start_worker("worker-1", "--pool")
+    _job_running(stack, job_id)
+    assert job(stack, job_id)["run_mode"] == "pool"
+    processes = _tree(worker.pid)
+    assert len(processes) >= 3  # the worker, its fork server, the pool process
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    wait_for(lambda: not _left(processes), 10, 0.1, "a process outlived its worker")
+    assert job(stack, job_id)["state"] == "running"  # nobody could settle it yet
+    again = stack.start_worker("worker-1", "--pool")
+    settled = wait_state(stack, job_id, "killed")
+    assert settled["trial"] == 1 and "restarted" in str(settled["last_error"])
+    stack.terminate(again)
+
+
 def test_ctrl_c_under_up(tmp_path):
     """``up``: the message at once, a second Ctrl-C stops at once, jobs settled as retried,
     no process left (workers, fork servers, job processes, daphne, the embedded Redis)."""

@@ -1,4 +1,5 @@
-"""``manage.py worker [IDENTIFIER] [--concurrency N]`` — run a worker until SIGTERM or halt."""
+"""``manage.py worker [IDENTIFIER] [--concurrency N] [--pool]`` — run a worker until SIGTERM
+or halt."""
 
 from __future__ import annotations
 
@@ -23,13 +24,20 @@ class Command(BaseCommand):
                             help="unique worker name (default worker@HOSTNAME)")  # fmt: skip
         parser.add_argument("--concurrency", type=int, default=None,
                             help="jobs at once (default CORE4_WORKER_CONCURRENCY)")  # fmt: skip
+        parser.add_argument(
+            "--pool",
+            action="store_true",
+            help="run every job in reused pool processes (default: each job in its own "
+            "process, unless its class says run_mode = 'pool')",
+        )
 
-    def handle(self, *args, identifier: str | None, concurrency: int | None, **options):
+    def handle(self, *args, identifier: str | None, concurrency: int | None, pool: bool = False,
+               **options):  # fmt: skip
         identifier = identifier or f"worker@{hostname()}"
         if concurrency is not None and concurrency < 1:
             raise CommandError("--concurrency must be >= 1")
         try:
-            worker = Worker(identifier, concurrency)
+            worker = Worker(identifier, concurrency, pool=pool)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         worker.install_signal_handlers()

@@ -89,7 +89,9 @@ def test_list_filter_and_sort(api):
     assert ids(filter='{"state": {"$in": ["pending"]}}') == [a.id, c.id]
     assert ids(filter='{"args.n": {"$gte": 2}}') == [b.id, c.id]
     assert ids(filter='{"priority": {"$gt": 1}, "state": "pending"}') == [c.id]
-    assert ids(filter='{"$or": [{"qual_name": "tests.jobqueue.api.jobs.EchoJob"}, {"args.n": 3}]}') == [
+    assert ids(
+        filter='{"$or": [{"qual_name": "tests.jobqueue.api.jobs.EchoJob"}, {"args.n": 3}]}'
+    ) == [
         a.id,
         c.id,
     ]
