@@ -33,6 +33,7 @@ from django.db import connections, transaction
 from core4api.ids import isoformat, utcnow
 from events import publisher
 from events.models import QUEUE, Event
+from jobqueue.states import ENQUEUE_JOB
 from jobqueue.transitions import os_user
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,8 @@ def summary_message(rows: list[dict], author: str | None) -> dict:
 def on_job_transition(sender, *, event: str, job, counts: dict, author: str | None = None, **kw):
     """``jobqueue.signals.job_transition``: the queue event, stored in the transition."""
     data = {"_id": str(job.pk), "queue": {k: v for k, v in counts.items() if v}}
+    if event == ENQUEUE_JOB and getattr(job, "schedule_id", None):
+        data["schedule_id"] = job.schedule_id  # enqueued by a schedule (author: scheduler)
     store(event, QUEUE, data, author)
 
 

@@ -20,15 +20,20 @@ from django.db import transaction
 
 from core4api.ids import isoformat, utcnow
 from jobqueue import transitions
-from jobqueue.errors import JobNotFound, JobStateError
+from jobqueue.errors import JobInvalid, JobNotFound, JobStateError
 from jobqueue.job import SETTINGS, split_kwargs
 from jobqueue.models import Control, Job, WorkerRecord
 from jobqueue.registry import resolve
 
+#: ``enqueued_by`` (and event author) of what the scheduler enqueues
+SCHEDULER = "scheduler"
+
 __all__ = [
+    "SCHEDULER",
     "alive_workers",
     "control_worker",
     "enqueue",
+    "enqueue_scheduled",
     "get_job",
     "halt",
     "job_detail",
@@ -48,6 +53,21 @@ def enqueue(qual_name: str, by: str | None = None, **kwargs: Any) -> Job:
     cls = resolve(qual_name)
     settings, args = split_kwargs(cls, qual_name, dict(kwargs))
     return transitions.enqueue(qual_name, settings, args, by=by)
+
+
+def enqueue_scheduled(
+    qual_name: str, kwargs: dict[str, Any], schedule_id: str, by: str | None = None
+) -> Job:
+    """Enqueue job ``qual_name`` for the ``Schedule`` ``schedule_id``: ``kwargs`` as the
+    keywords of :func:`enqueue` (settings by name, the rest arguments); the job records
+    ``schedule_id`` and ``enqueued_by`` ``by`` (default ``scheduler``)."""
+    if not isinstance(kwargs, dict):
+        raise JobInvalid(f"schedule arguments expected a JSON object, got {kwargs!r}")
+    cls = resolve(qual_name)
+    settings, args = split_kwargs(cls, qual_name, dict(kwargs))
+    return transitions.enqueue(
+        qual_name, settings, args, by=by or SCHEDULER, schedule_id=schedule_id
+    )
 
 
 def kill(job_id: str, by: str | None = None) -> Job:
@@ -93,6 +113,7 @@ def job_detail(job: Job, stdout: bool = False) -> dict[str, Any]:
             "hostname": job.enqueued_hostname,
             "parent_id": job.parent_id,
             "child_id": job.child_id,
+            "schedule_id": job.schedule_id,
         },
         "locked": None
         if job.locked_by is None
@@ -180,9 +201,10 @@ def control_worker(identifier: str, action: str, by: str | None = None) -> tuple
     ``(changed, mode)`` with the mode now (``active``, ``quiet``, ``stopping``)."""
     if action not in WORKER_ACTIONS:
         raise JobStateError(f"unknown worker action [{str(action)[:100]}]")
-    if not isinstance(identifier, str) or not WorkerRecord.objects.alive().filter(
-        pk=identifier
-    ).exists():
+    if (
+        not isinstance(identifier, str)
+        or not WorkerRecord.objects.alive().filter(pk=identifier).exists()
+    ):
         raise JobNotFound(f"worker [{str(identifier)[:255]}] not found (not alive)")
     manager = Control.objects
     with transaction.atomic():

@@ -272,18 +272,20 @@ def enqueue(
     by: str | None = None,
     parent_id: str | None = None,
     trial: int = 0,
+    schedule_id: str | None = None,
 ) -> Job:
-    """Insert a pending job (``enqueue_job``). Settings and args must be validated already."""
+    """Insert a pending job (``enqueue_job``). Settings and args must be validated already.
+    ``schedule_id``: the ``Schedule`` that fired it (the scheduler, or "run now")."""
     digest = args_hash(args)
     try:
         with transaction.atomic():
-            job = _insert(name, settings, args, digest, by, parent_id, trial)
+            job = _insert(name, settings, args, digest, by, parent_id, trial, schedule_id)
     except IntegrityError:
         raise JobExists(name, args) from None
     return job
 
 
-def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa: PLR0917
+def _insert(name, settings, args, digest, by, parent_id, trial, schedule_id=None) -> Job:  # noqa: PLR0917
     job = Job(
         name=name,
         args=args,
@@ -294,6 +296,7 @@ def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa:
         enqueued_by=author_of(by),
         enqueued_hostname=hostname(),
         parent_id=parent_id,
+        schedule_id=schedule_id,
         **settings,
     )
     job.save(force_insert=True)
