@@ -1,0 +1,98 @@
+"""The scheduler in real processes: a leased duty of the workers that moves to another worker
+when its holder is SIGKILLed, and ``manage.py scheduler`` on its own."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.jobqueue.stackdb import as_time, rows
+from tests.support import LiveStack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+NOOP = "jobqueue.jobs.example.NoopJob"
+LEASE = 2.0
+FAST = {
+    "CORE4_WORKER_TIMEOUT": "2",
+    "CORE4_SUMMARY_INTERVAL": "0.5",
+    "CORE4_WORKER_DAILY_COMMANDS": "nosuchcommand",
+    "CORE4_SCHEDULER_LEASE": str(LEASE),
+}
+
+
+def every_second(stack: LiveStack) -> str:
+    """A runtime schedule of the no-op job, due every second from now."""
+    out = stack.manage(
+        "shell", "-c",
+        "from core4api.ids import utcnow; from jobqueue.models import Schedule; "
+        f"print(Schedule.objects.create(name='{NOOP}', interval=1, next_run=utcnow()).id)",
+    ).stdout  # fmt: skip
+    return out.strip().splitlines()[-1]
+
+
+def holder(stack: LiveStack) -> str | None:
+    found = rows(stack, "SELECT holder FROM queue_lease WHERE name = 'scheduler'")
+    return found[0]["holder"] if found else None
+
+
+def scheduled_enqueues(stack: LiveStack, schedule_id: str) -> list:
+    found = rows(
+        stack,
+        "SELECT enqueued_at, enqueued_by FROM queue_job WHERE schedule_id = ? ORDER BY enqueued_at",
+        schedule_id,
+    )
+    assert all(row["enqueued_by"] == "scheduler" for row in found)
+    return [as_time(row["enqueued_at"]) for row in found]
+
+
+def test_the_scheduler_duty_moves_to_another_worker_when_its_holder_is_killed(live_stack):
+    stack = live_stack
+    stack.env.update(FAST)
+    schedule_id = every_second(stack)
+    workers = {name: stack.start_worker(name) for name in ("worker-1", "worker-2")}
+    first = wait_for(lambda: holder(stack) in workers and holder(stack), 60, 0.1,
+                     "no worker took the scheduler lease")  # fmt: skip
+    wait_for(lambda: len(scheduled_enqueues(stack, schedule_id)) >= 3, 60, 0.1,
+             "the schedule did not fire")  # fmt: skip
+    LiveStack.terminate(workers[first], signal.SIGKILL)
+    killed = len(scheduled_enqueues(stack, schedule_id))
+    other = next(name for name in workers if name != first)
+    wait_for(lambda: holder(stack) == other, 30, 0.1, "the other worker did not take over")
+    wait_for(lambda: len(scheduled_enqueues(stack, schedule_id)) >= killed + 3, 30, 0.1,
+             "the schedule did not fire after the takeover")  # fmt: skip
+    times = scheduled_enqueues(stack, schedule_id)
+    gap = max((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False))
+    # takeover within twice the lease; the bound is generous (a shared, loaded machine)
+    assert gap < 4 * LEASE + 2, f"largest gap between firings {gap:.1f} s"
+    state = rows(stack, "SELECT enabled, last_outcome FROM queue_schedule WHERE id = ?",
+                 schedule_id)[0]  # fmt: skip
+    assert state["enabled"] and state["last_outcome"] in ("enqueued", "exists")
+
+
+def test_manage_py_scheduler_runs_on_its_own(live_stack):
+    stack = live_stack
+    stack.env.update(FAST, CORE4_SCHEDULER="off",
+                     CORE4_JOB_PACKAGES="jobqueue.jobs,tests.jobqueue.scheduled_jobs")  # fmt: skip
+    schedule_id = every_second(stack)
+    worker = stack.start_worker("worker-1")
+    time.sleep(2)  # the worker runs without firing (CORE4_SCHEDULER=off)
+    assert scheduled_enqueues(stack, schedule_id) == [] and holder(stack) is None
+    scheduler = stack.spawn("scheduler", "coco", "--scheduler", "sched-1")
+    wait_for(lambda: len(scheduled_enqueues(stack, schedule_id)) >= 2, 60, 0.1,
+             "manage.py scheduler did not fire")  # fmt: skip
+    assert holder(stack) == "sched-1"
+    # it synchronised the class schedules at start: MinuteJob's, not its subclass's
+    classes = rows(stack, "SELECT name, cron, enabled FROM queue_schedule WHERE source = 'class'")
+    by_name = {row["name"]: row for row in classes}
+    assert by_name["tests.jobqueue.scheduled_jobs.MinuteJob"]["cron"] == "* * * * *"
+    assert "tests.jobqueue.scheduled_jobs.InheritingJob" not in by_name
+    assert LiveStack.terminate(scheduler, signal.SIGTERM) == 0
+    log = stack.log("scheduler")
+    assert "start scheduler [sched-1]" in log and "holds the lease" in log, log
+    assert "scheduler [sched-1] stopped" in log, log
+    lease = rows(stack, "SELECT expires FROM queue_lease WHERE name = 'scheduler'")[0]
+    assert as_time(lease["expires"]).timestamp() <= time.time() + 0.5  # released at exit
+    assert worker.poll() is None
