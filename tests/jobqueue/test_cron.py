@@ -45,9 +45,7 @@ def test_interval_is_elapsed_seconds():
 
 def test_zone_other_than_utc_on_an_ordinary_day():
     # 02:30 in Berlin in summer is 00:30 UTC
-    assert next_after(utc(2026, 6, 1), cron="30 2 * * *", timezone=BERLIN) == utc(
-        2026, 6, 1, 0, 30
-    )
+    assert next_after(utc(2026, 6, 1), cron="30 2 * * *", timezone=BERLIN) == utc(2026, 6, 1, 0, 30)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +57,9 @@ def test_zone_other_than_utc_on_an_ordinary_day():
     ],
 )
 def test_fixed_time_in_the_skipped_hour_fires_once_when_the_gap_ends(zone, day, expected):
-    got = firings("30 2 * * *", zone, day - timedelta(days=1, hours=12), day + timedelta(days=1, hours=12))
+    got = firings(
+        "30 2 * * *", zone, day - timedelta(days=1, hours=12), day + timedelta(days=1, hours=12)
+    )
     assert wall(got, zone) == expected
 
 
