@@ -96,23 +96,30 @@ def fire(schedule: Schedule, by: str | None = None, now: datetime | None = None)
 
 def _fire(row: Schedule, now: datetime, by: str | None) -> tuple[Job | None, JobError | None]:
     """Enqueue ``row``'s job and record the outcome on ``row`` (not saved)."""
-    job: Job | None = None
-    error: JobError | None = None
     try:
         job = services.enqueue_scheduled(row.name, row.args, row.id, by=by)
-        row.last_outcome, row.last_job_id = ENQUEUED, job.id
-    except JobExists as exc:  # core4: at most one unfinished instance; logged, not a crash
-        log.info("schedule [%s]: %s", row.id, exc)
-        row.last_outcome, error = EXISTS, exc
-    except (JobNotFound, JobInvalid) as exc:
-        log.warning("schedule [%s] of [%s] disabled: %s", row.id, row.name, exc)
-        row.last_outcome, error = FAILED, exc
-        _disable(row, str(exc), now)
     except JobError as exc:
-        log.warning("schedule [%s] of [%s] failed: %s", row.id, row.name, exc)
-        row.last_outcome, error = FAILED, exc
+        _record(row, now, exc)
+        return None, exc
+    _record(row, now, job)
+    return job, None
+
+
+def _record(row: Schedule, now: datetime, result: Job | JobError) -> None:
+    """The outcome of a firing, on ``row`` (not saved)."""
     row.last_run = now
-    return job, error
+    if isinstance(result, Job):
+        row.last_outcome, row.last_job_id = ENQUEUED, result.id
+    elif isinstance(result, JobExists):  # core4: one unfinished instance; logged, not a crash
+        log.info("schedule [%s]: %s", row.id, result)
+        row.last_outcome = EXISTS
+    elif isinstance(result, (JobNotFound, JobInvalid)):
+        log.warning("schedule [%s] of [%s] disabled: %s", row.id, row.name, result)
+        row.last_outcome = FAILED
+        _disable(row, str(result), now)
+    else:
+        log.warning("schedule [%s] of [%s] failed: %s", row.id, row.name, result)
+        row.last_outcome = FAILED
 
 
 def _disable(row: Schedule, reason: str, now: datetime) -> None:
@@ -173,25 +180,29 @@ class Scheduler:
         return result
 
     def _fire_batch(self, ids: list[str], now: datetime, nexts: dict, result: Step) -> None:
+        """Fire due schedules ``ids`` in one transaction: their jobs enqueued together
+        (``enqueue_scheduled_many``: one event each), their rows updated together."""
         with transaction.atomic():
             rows = Schedule.objects.filter(pk__in=ids, enabled=True, next_run__lte=now)
             if connection.vendor == "postgresql":  # a "run now" holding one: next step
                 rows = rows.select_for_update(skip_locked=True)
             batch = list(rows.order_by("next_run", "id"))
+            firing = []
             for row in batch:
-                self._fire_due(row, now, nexts)
+                try:
+                    row.next_run = _advance(row, now, nexts)
+                except ValueError as exc:
+                    row.last_outcome, row.last_run = FAILED, now
+                    _disable(row, f"cannot compute when it is due: {exc}", now)
+                    continue
+                firing.append(row)
+            requests = [(row.name, row.args, row.id) for row in firing]
+            outcomes = services.enqueue_scheduled_many(requests, by=services.SCHEDULER)
+            for row, outcome in zip(firing, outcomes, strict=True):
+                _record(row, now, outcome)
+            for row in batch:
                 result.outcomes[row.last_outcome] = result.outcomes.get(row.last_outcome, 0) + 1
             Schedule.objects.bulk_update(batch, [*_RECORDED, "next_run"])
-
-    def _fire_due(self, row: Schedule, now: datetime, nexts: dict) -> None:
-        try:
-            row.next_run = _advance(row, now, nexts)
-        except ValueError as exc:
-            row.last_outcome = FAILED
-            row.last_run = now
-            _disable(row, f"cannot compute when it is due: {exc}", now)
-            return
-        _fire(row, now, services.SCHEDULER)
 
     @staticmethod
     def _plan_unplanned(now: datetime) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from events.models import Event
-from jobqueue import services
+from jobqueue import services, transitions
 from jobqueue.errors import JobExists, JobInvalid, JobNotFound
 from jobqueue.models import Job, Schedule
 from jobqueue.registry import registry
@@ -236,3 +236,17 @@ def test_batches_fire_every_due_schedule_once(settings):
     assert step.outcomes == {"enqueued": 7}
     assert Job.objects.filter(schedule_id__isnull=False).count() == 7
     assert step.next_due == datetime(2026, 6, 1, 12, 2, tzinfo=UTC)
+
+
+def test_a_batch_writes_one_event_per_job_with_the_counts_after_it():
+    services.enqueue(NOOP, n=100)  # one pending job before
+    for n in range(3):
+        runtime(args={"n": n})
+    runtime(args={"n": 0})  # the same job as another schedule's: exists
+    runtime(args={"n": 100})  # the job enqueued by hand is still there: exists
+    step = Scheduler().step(at(40))
+    assert step.outcomes == {"enqueued": 3, "exists": 2}
+    events = list(Event.objects.filter(name="enqueue_job").order_by("id"))
+    assert [e.data["queue"] for e in events] == [{"pending": n} for n in (1, 2, 3, 4)]
+    assert [e.data.get("schedule_id") is not None for e in events] == [False, True, True, True]
+    assert transitions.counts() == transitions.recount() == {"pending": 4}
