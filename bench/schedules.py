@@ -3,7 +3,7 @@ scheduler step (idle, and the step that fires them all) and the lag from each sc
 time to its ``enqueue_job`` event.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/7 \
-        .venv/bin/python bench/schedules.py                  # PostgreSQL (database core4_bench_sched)
+        .venv/bin/python bench/schedules.py          # PostgreSQL (database core4_bench_sched)
     env -u DATABASE_URL -u REDIS_URL .venv/bin/python bench/schedules.py   # embedded default
 
 PostgreSQL: a fresh database ``core4_bench_sched`` on that server (dropped and created).
@@ -103,8 +103,10 @@ def main() -> None:
         started = time.perf_counter()
         engine.step()
         idle.append((time.perf_counter() - started) * 1000)
-    print(f"idle step (nothing due): p50 {statistics.median(idle):.2f} ms, "
-          f"p99 {pct(idle, 0.99):.2f} ms, max {max(idle):.2f} ms ({opts.idle_steps} steps)")  # fmt: skip
+    print(
+        f"idle step (nothing due): p50 {statistics.median(idle):.2f} ms, "
+        f"p99 {pct(idle, 0.99):.2f} ms, max {max(idle):.2f} ms ({opts.idle_steps} steps)"
+    )
 
     # --- firing rounds, as the worker's duty runs them ----------------------------------------
     duty = Scheduler("bench")

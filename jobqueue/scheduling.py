@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 from django.db import IntegrityError, connection, transaction
@@ -202,7 +203,7 @@ class Scheduler:
                 _record(row, now, outcome)
             for row in batch:
                 result.outcomes[row.last_outcome] = result.outcomes.get(row.last_outcome, 0) + 1
-            Schedule.objects.bulk_update(batch, [*_RECORDED, "next_run"])
+            _save_rows(batch)
 
     @staticmethod
     def _plan_unplanned(now: datetime) -> None:
@@ -217,6 +218,36 @@ class Scheduler:
                 continue
             if next_run is not None:
                 Schedule.objects.filter(pk=row.pk, next_run__isnull=True).update(next_run=next_run)
+
+
+def _save_rows(rows: list[Schedule]) -> None:
+    """Write the firing fields of ``rows`` in one ``UPDATE … FROM (VALUES …)`` (Django's
+    ``bulk_update`` builds a CASE per field and row: 11 of 17 s of a 1,000-schedule step)."""
+    if not rows:
+        return
+    by_name = {f.name: f for f in Schedule._meta.concrete_fields}
+    fields = [by_name[name] for name in ["next_run", *_RECORDED]]
+    quote = connection.ops.quote_name
+    postgres = connection.vendor == "postgresql"
+
+    def slot(column: Any) -> str:  # PostgreSQL types VALUES by their first row: say it
+        return f"CAST(%s AS {column.db_type(connection)})" if postgres else "%s"
+
+    row_sql = "(" + ", ".join(["%s", *(slot(f) for f in fields)]) + ")"
+    names = ["v_id", *("v_" + f.column for f in fields)]
+    table = quote(Schedule._meta.db_table)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote('v_' + f.column)}" for f in fields)
+    values = ", ".join([row_sql] * len(rows))
+    sql = (
+        f"WITH v ({', '.join(quote(n) for n in names)}) AS (VALUES {values}) "
+        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{quote('id')} = v.{quote('v_id')}"
+    )
+    params: list[Any] = []
+    for row in rows:
+        params.append(row.pk)
+        params.extend(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _advance(row: Schedule, now: datetime, nexts: dict) -> datetime:

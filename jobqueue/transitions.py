@@ -33,7 +33,7 @@ from django.db.models import Count, F, Q
 from core4api.ids import utcnow
 from jobqueue.errors import JobError, JobExists, JobInvalid, JobNotFound, JobStateError
 from jobqueue.models import Job, QueueCount
-from jobqueue.signals import job_transition
+from jobqueue.signals import job_transition, job_transitions
 from jobqueue.states import (
     COMPLETE,
     COMPLETE_JOB,
@@ -196,6 +196,17 @@ def _emit(event: str, job: Job, by: str | None, now_counts: dict[str, int] | Non
     job_transition.send(sender=Job, event=event, job=job, counts=now_counts, author=author_of(by))
 
 
+def _emit_many(items: list[tuple[str, Job, dict[str, int]]], by: str | None) -> None:
+    """Several transitions of one transaction: ``job_transitions`` once (receivers that
+    store them together), then each one's ``job_transition`` (``batched=True``)."""
+    author = author_of(by)
+    job_transitions.send(sender=Job, items=items, author=author)
+    for event, job, now_counts in items:
+        job_transition.send(
+            sender=Job, event=event, job=job, counts=now_counts, author=author, batched=True
+        )
+
+
 def notify() -> None:
     """Wake idle workers at commit (PostgreSQL ``NOTIFY``; SQLite workers poll)."""
     if connection.vendor == "postgresql":
@@ -352,10 +363,12 @@ def enqueue_many(
             return [r for r in results if r is not None]
         if new:
             after = _shift_pending(len(new))
+            emitted = []
             for position, (index, job) in enumerate(new, start=1):
                 now_counts = {**after, PENDING: after[PENDING] - len(new) + position}
-                _emit(ENQUEUE_JOB, job, by, now_counts)
+                emitted.append((ENQUEUE_JOB, job, now_counts))
                 results[index] = job
+            _emit_many(emitted, by)
             notify()
     return [r for r in results if r is not None]
 

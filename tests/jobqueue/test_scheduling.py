@@ -238,7 +238,7 @@ def test_batches_fire_every_due_schedule_once(settings):
     assert step.next_due == datetime(2026, 6, 1, 12, 2, tzinfo=UTC)
 
 
-def test_a_batch_writes_one_event_per_job_with_the_counts_after_it():
+def test_a_batch_writes_one_event_per_job_with_the_counts_after_it(events):
     services.enqueue(NOOP, n=100)  # one pending job before
     for n in range(3):
         runtime(args={"n": n})
@@ -246,7 +246,12 @@ def test_a_batch_writes_one_event_per_job_with_the_counts_after_it():
     runtime(args={"n": 100})  # the job enqueued by hand is still there: exists
     step = Scheduler().step(at(40))
     assert step.outcomes == {"enqueued": 3, "exists": 2}
-    events = list(Event.objects.filter(name="enqueue_job").order_by("id"))
-    assert [e.data["queue"] for e in events] == [{"pending": n} for n in (1, 2, 3, 4)]
-    assert [e.data.get("schedule_id") is not None for e in events] == [False, True, True, True]
+    stored = list(Event.objects.filter(name="enqueue_job").order_by("id"))
+    assert [e.data["queue"] for e in stored] == [{"pending": n} for n in (1, 2, 3, 4)]
+    assert [e.data.get("schedule_id") is not None for e in stored] == [False, True, True, True]
     assert transitions.counts() == transitions.recount() == {"pending": 4}
+    # receivers of job_transition still see every transition, with its counts and author
+    assert [(name, counts, author) for name, _, counts, author in events.events] == [
+        ("enqueue_job", {"pending": n}, author) for n, author in
+        ((1, transitions.os_user()), (2, "scheduler"), (3, "scheduler"), (4, "scheduler"))
+    ]  # fmt: skip
