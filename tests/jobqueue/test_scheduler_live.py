@@ -73,6 +73,7 @@ def test_the_scheduler_duty_moves_to_another_worker_when_its_holder_is_killed(li
 
 
 def test_manage_py_scheduler_runs_on_its_own(live_stack):
+    """``manage.py scheduler`` as a process (``coco --scheduler`` runs the same command)."""
     stack = live_stack
     stack.env.update(FAST, CORE4_SCHEDULER="off",
                      CORE4_JOB_PACKAGES="jobqueue.jobs,tests.jobqueue.scheduled_jobs")  # fmt: skip
@@ -80,7 +81,7 @@ def test_manage_py_scheduler_runs_on_its_own(live_stack):
     worker = stack.start_worker("worker-1")
     time.sleep(2)  # the worker runs without firing (CORE4_SCHEDULER=off)
     assert scheduled_enqueues(stack, schedule_id) == [] and holder(stack) is None
-    scheduler = stack.spawn("scheduler", "coco", "--scheduler", "sched-1")
+    scheduler = stack.spawn("scheduler", "scheduler", "sched-1")
     wait_for(lambda: len(scheduled_enqueues(stack, schedule_id)) >= 2, 60, 0.1,
              "manage.py scheduler did not fire")  # fmt: skip
     assert holder(stack) == "sched-1"

@@ -255,3 +255,25 @@ def test_a_batch_writes_one_event_per_job_with_the_counts_after_it(events):
         ("enqueue_job", {"pending": n}, author) for n, author in
         ((1, transitions.os_user()), (2, "scheduler"), (3, "scheduler"), (4, "scheduler"))
     ]  # fmt: skip
+
+
+def test_a_schedule_whose_time_cannot_be_computed_is_disabled():
+    due = Schedule.objects.create(name=NOOP, cron="* * * * *", timezone="Mars/Olympus", next_run=T0)
+    unplanned = Schedule.objects.create(name=NOOP, cron="* * * * *", timezone="Mars/Olympus")
+    assert Scheduler().step(at(1)).outcomes == {"failed": 1}
+    for row in (due, unplanned):
+        row.refresh_from_db()
+        assert not row.enabled and "unknown timezone [Mars/Olympus]" in row.reason
+    assert not Job.objects.exists()
+
+
+def test_coco_scheduler_runs_the_scheduler_command(monkeypatch):
+    from django.core.management import call_command
+
+    from jobqueue.management.commands import coco
+
+    called = []
+    monkeypatch.setattr(coco, "call_command", lambda *args: called.append(args))
+    call_command("coco", "--scheduler", "sched-9")
+    call_command("coco", "--scheduler")
+    assert called == [("scheduler", "sched-9"), ("scheduler",)]
