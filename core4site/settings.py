@@ -250,8 +250,10 @@ if CORE4_SCHEDULER not in ("worker", "off"):
 #: Seconds the scheduler's lease lasts from each step (1 s): another worker or scheduler
 #: process takes over within twice that when its holder dies.
 CORE4_SCHEDULER_LEASE = env.float("CORE4_SCHEDULER_LEASE", default=3.0)
+if CORE4_SCHEDULER_LEASE < 2:
+    raise ImproperlyConfigured("CORE4_SCHEDULER_LEASE must be at least 2 (s), steps are 1 s apart")
 #: Due schedules fired per transaction in a scheduler step.
-CORE4_SCHEDULER_BATCH = env.int("CORE4_SCHEDULER_BATCH", default=200)
+CORE4_SCHEDULER_BATCH = max(1, env.int("CORE4_SCHEDULER_BATCH", default=200))
 #: Captured stdout/stderr kept per job (bytes; the tail is kept).
 CORE4_STDOUT_MAX = env.int("CORE4_STDOUT_MAX", default=1_000_000)
 #: Finished (journaled) jobs are deleted this many days after they left the queue, by
