@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Min
 
@@ -149,8 +150,6 @@ class Scheduler:
     """The engine one scheduler (``holder``) steps; call :meth:`step` once a second."""
 
     def __init__(self, holder: str = services.SCHEDULER, batch: int | None = None):
-        from django.conf import settings
-
         self.holder = holder
         self.batch = max(1, batch or getattr(settings, "CORE4_SCHEDULER_BATCH", BATCH))
         self._synced: JobRegistry | None = None
@@ -173,16 +172,17 @@ class Scheduler:
             )
             if not ids:
                 break
-            self._fire_batch(ids, now, nexts, result)
-            if len(ids) < self.batch:
+            handled = self._fire_batch(ids, now, nexts, result)
+            if len(ids) < self.batch or handled < len(ids):  # the rest is locked: next step
                 break
         set_bookmark(now, self.holder)
         result.next_due = Schedule.objects.filter(enabled=True).aggregate(at=Min("next_run"))["at"]
         return result
 
-    def _fire_batch(self, ids: list[str], now: datetime, nexts: dict, result: Step) -> None:
+    def _fire_batch(self, ids: list[str], now: datetime, nexts: dict, result: Step) -> int:
         """Fire due schedules ``ids`` in one transaction: their jobs enqueued together
-        (``enqueue_scheduled_many``: one event each), their rows updated together."""
+        (``enqueue_scheduled_many``: one event each), their rows updated together. Returns
+        how many it fired (rows another transaction holds are left to the next step)."""
         with transaction.atomic():
             rows = Schedule.objects.filter(pk__in=ids, enabled=True, next_run__lte=now)
             if connection.vendor == "postgresql":  # a "run now" holding one: next step
@@ -204,6 +204,7 @@ class Scheduler:
             for row in batch:
                 result.outcomes[row.last_outcome] = result.outcomes.get(row.last_outcome, 0) + 1
             _save_rows(batch)
+        return len(batch)
 
     @staticmethod
     def _plan_unplanned(now: datetime) -> None:
