@@ -252,6 +252,18 @@ CORE4_WORKER_DAILY_COMMANDS = env.list(
 )
 #: Seconds between queue summaries (float allowed).
 CORE4_SUMMARY_INTERVAL = env.float("CORE4_SUMMARY_INTERVAL", default=1.0)
+#: Who fires schedules: ``worker`` (a leased duty of the workers, one at a time) or ``off``
+#: (workers leave it to ``manage.py scheduler`` / ``coco --scheduler``).
+CORE4_SCHEDULER = env.str("CORE4_SCHEDULER", default="worker")
+if CORE4_SCHEDULER not in ("worker", "off"):
+    raise ImproperlyConfigured(f"CORE4_SCHEDULER must be worker or off, not [{CORE4_SCHEDULER}]")
+#: Seconds the scheduler's lease lasts from each step (1 s): another worker or scheduler
+#: process takes over within twice that when its holder dies.
+CORE4_SCHEDULER_LEASE = env.float("CORE4_SCHEDULER_LEASE", default=3.0)
+if CORE4_SCHEDULER_LEASE < 2:
+    raise ImproperlyConfigured("CORE4_SCHEDULER_LEASE must be at least 2 (s), steps are 1 s apart")
+#: Due schedules fired per transaction in a scheduler step.
+CORE4_SCHEDULER_BATCH = max(1, env.int("CORE4_SCHEDULER_BATCH", default=200))
 #: Captured stdout/stderr kept per job (bytes; the tail is kept).
 CORE4_STDOUT_MAX = env.int("CORE4_STDOUT_MAX", default=1_000_000)
 #: Bytes of a job's result (what ``execute`` returns, JSON-encoded); larger: the job fails.

@@ -9,9 +9,10 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from events import outbox
         from jobqueue import runner
-        from jobqueue.signals import job_transition, queue_summary
+        from jobqueue.signals import job_transition, job_transitions, queue_summary
 
         job_transition.connect(outbox.on_job_transition, dispatch_uid="events.job_transition")
+        job_transitions.connect(outbox.on_job_transitions, dispatch_uid="events.job_transitions")
         queue_summary.connect(outbox.on_queue_summary, dispatch_uid="events.queue_summary")
         if outbox.flush not in runner.before_exit:  # job processes exit with os._exit
             runner.before_exit.append(outbox.flush)

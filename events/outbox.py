@@ -33,6 +33,7 @@ from django.db import connections, transaction
 from core4api.ids import isoformat, utcnow
 from events import publisher
 from events.models import QUEUE, Event
+from jobqueue.states import ENQUEUE_JOB
 from jobqueue.transitions import os_user
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,30 @@ def store(
     return event
 
 
+def store_many(
+    items: list[tuple[str, str, Any]], author: str | None = None, using: str = "default"
+) -> list[Event]:
+    """Insert events ``(name, channel, data)`` in one statement, in the caller's transaction
+    (or its own), and announce them once on commit."""
+    if not items:
+        return []
+    author = author or os_user()
+    events = [
+        Event(name=name, channel=channel, data=data, author=author,
+              total=queue_total(data) if channel == QUEUE else None)
+        for name, channel, data in items
+    ]  # fmt: skip
+    inside = transaction.get_connection(using).in_atomic_block
+    with transaction.atomic(using=using, savepoint=not inside):
+        if connections[using].vendor == "postgresql":  # ids drawn after the lock is held
+            with connections[using].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK])
+        Event.objects.using(using).bulk_create(events)
+        last = max(event.pk for event in events)
+        transaction.on_commit(lambda: announce(last), using=using)
+    return events
+
+
 # --- publishing -----------------------------------------------------------------------------
 async def _group_send(message: dict) -> None:
     layer = get_channel_layer()
@@ -156,9 +181,25 @@ def summary_message(rows: list[dict], author: str | None) -> dict:
 
 # --- signal receivers -----------------------------------------------------------------------
 def on_job_transition(sender, *, event: str, job, counts: dict, author: str | None = None, **kw):
-    """``jobqueue.signals.job_transition``: the queue event, stored in the transition."""
+    """``jobqueue.signals.job_transition``: the queue event, stored in the transition (not
+    again for a ``batched`` one: ``on_job_transitions`` stored it)."""
+    if not kw.get("batched"):
+        store(event, QUEUE, transition_data(event, job, counts), author)
+
+
+def on_job_transitions(sender, *, items: list, author: str | None = None, **kw):
+    """``jobqueue.signals.job_transitions``: the events of many transitions of one
+    transaction, stored with one INSERT (ids in the items' order, under the commit-order
+    lock), announced once at commit."""
+    rows = [(event, QUEUE, transition_data(event, job, counts)) for event, job, counts in items]
+    store_many(rows, author)
+
+
+def transition_data(event: str, job, counts: dict) -> dict:
     data = {"_id": str(job.pk), "queue": {k: v for k, v in counts.items() if v}}
-    store(event, QUEUE, data, author)
+    if event == ENQUEUE_JOB and getattr(job, "schedule_id", None):
+        data["schedule_id"] = job.schedule_id  # enqueued by a schedule (author: scheduler)
+    return data
 
 
 def on_queue_summary(sender, *, rows: list[dict], author: str | None = None, **kw):

@@ -5,14 +5,8 @@ runs only on the worker holding its :class:`~jobqueue.models.Lease`, renewed eac
 due. If the holder dies its lease expires and the next worker that finds the duty due takes
 it over: within ``lease + every`` seconds, at most twice the lease.
 
-Adding a duty is a subclass and a line in :func:`default_duties`::
-
-    class Scheduler(Duty):
-        name = "scheduler"
-        every = 1.0
-
-        def run(self, now: datetime) -> None:
-            ...  # enqueue the jobs whose cron is due, advance the bookmark
+Adding a duty is a subclass and a line in :func:`default_duties` (see :class:`Summary`,
+:class:`DailyCommands`, :class:`Scheduler`).
 """
 
 from __future__ import annotations
@@ -31,6 +25,7 @@ from core4api.ids import utcnow
 from jobqueue import transitions
 from jobqueue.models import Control, Lease
 from jobqueue.processes import Keep
+from jobqueue.scheduling import Scheduler as ScheduleEngine
 from jobqueue.signals import queue_summary
 from jobqueue.summary import summary_rows
 
@@ -61,6 +56,11 @@ class Duty:
     def tend(self) -> None:
         """Called every tick on every worker, lease or not: e.g. reap processes ``run``
         started (a worker may lose the lease while they run)."""
+
+    def wait(self) -> float | None:
+        """After a run: seconds until the duty wants to run again, if sooner than ``every``
+        (None: after ``every``)."""
+        return None
 
 
 class Summary(Duty):
@@ -129,9 +129,41 @@ class DailyCommands(Duty):
             self.pids.remove(pid)
 
 
+class Scheduler(Duty):
+    """The scheduler (:mod:`jobqueue.scheduling`): enqueue the due schedules, once a second
+    — or sooner, when the next schedule is due before that. Its lease is
+    ``CORE4_SCHEDULER_LEASE``; ``manage.py scheduler`` takes the same lease, so only one
+    process of the cluster fires."""
+
+    name = "scheduler"
+    every = 1.0
+
+    def __init__(self, holder: str):
+        self.engine = ScheduleEngine(holder)
+        self.next_due: datetime | None = None
+        self.runs = 0
+
+    @property
+    def lease(self) -> float:
+        return float(settings.CORE4_SCHEDULER_LEASE)
+
+    def run(self, now: datetime) -> None:
+        self.runs += 1
+        self.next_due = self.engine.step(now).next_due
+
+    def wait(self) -> float | None:
+        if self.next_due is None:
+            return None
+        return max((self.next_due - utcnow()).total_seconds(), 0.01)
+
+
 def default_duties(holder: str, keep: Keep) -> list[Duty]:
-    """The duties every worker runs, in this order when due at once."""
-    return [Summary(), DailyCommands(holder, keep)]
+    """The duties every worker runs, in this order when due at once (the scheduler unless
+    ``CORE4_SCHEDULER=off``)."""
+    duties: list[Duty] = [Summary(), DailyCommands(holder, keep)]
+    if settings.CORE4_SCHEDULER == "worker":
+        duties.append(Scheduler(holder))
+    return duties
 
 
 class Duties:
@@ -166,7 +198,8 @@ class Duties:
             now = time.monotonic()
             if now >= self.due[duty.name]:
                 self.due[duty.name] = now + duty.every
-                self.run(duty.name)
+                if self.run(duty.name) and (wait := duty.wait()) is not None:
+                    self.due[duty.name] = now + min(duty.every, wait)
 
     def tend(self) -> None:
         for duty in self.duties:

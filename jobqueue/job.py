@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobqueue import backoff
+from jobqueue.cron import validate_cron
 from jobqueue.errors import JobInvalid
 
 
@@ -82,6 +83,9 @@ class CoreJob:
     """Base class of all jobs. Subclasses set ``author`` and implement ``execute``."""
 
     author: str | None = None
+    #: a cron expression (croniter syntax, UTC): the scheduler enqueues the job (without
+    #: arguments) when due. Not inherited: only a class's own ``schedule`` counts.
+    schedule: str | None = None
 
     attempts = DEFAULTS["attempts"]
     defer_time = DEFAULTS["defer_time"]
@@ -160,6 +164,18 @@ def validate_class(cls: type[CoreJob], name: str) -> None:
     if cls.run_mode not in ("fork", "pool"):
         raise JobInvalid(f"job [{name}] has an invalid run_mode {cls.run_mode!r} (fork or pool)")
     class_settings(cls, name)
+    class_schedule(cls, name)
+
+
+def class_schedule(cls: type[CoreJob], name: str) -> str | None:
+    """The class's own ``schedule`` (core4: not inherited), validated; None without one."""
+    schedule = cls.__dict__.get("schedule")
+    if schedule is None:
+        return None
+    try:
+        return validate_cron(schedule)
+    except ValueError as exc:
+        raise JobInvalid(f"job [{name}] has an invalid schedule: {exc}") from None
 
 
 def class_settings(cls: type[CoreJob], name: str) -> dict[str, Any]:

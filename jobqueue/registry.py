@@ -39,7 +39,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import module_has_submodule
 
 from jobqueue.errors import JobInvalid, JobNotFound
-from jobqueue.job import CoreJob, class_settings, qual_name, validate_class
+from jobqueue.job import CoreJob, class_schedule, class_settings, qual_name, validate_class
 from jobqueue.tasks import TaskJob, task_jobs
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,11 @@ class JobEntry:
     @property
     def doc(self) -> str:
         return (self.cls.__doc__ or "").strip()
+
+    @property
+    def schedule(self) -> str | None:
+        """The class's own cron ``schedule`` (not inherited); None for an invalid class."""
+        return class_schedule(self.cls, self.qual_name) if self.valid else None
 
     def settings(self) -> dict[str, Any]:
         """The class's settings (defaults for every enqueue); empty for an invalid class."""

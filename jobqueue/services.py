@@ -20,15 +20,21 @@ from django.db import transaction
 
 from core4api.ids import isoformat, utcnow
 from jobqueue import transitions
-from jobqueue.errors import JobNotFound, JobStateError
+from jobqueue.errors import JobError, JobInvalid, JobNotFound, JobStateError
 from jobqueue.job import SETTINGS, split_kwargs
 from jobqueue.models import Control, Job, WorkerRecord
 from jobqueue.registry import resolve
 
+#: ``enqueued_by`` (and event author) of what the scheduler enqueues
+SCHEDULER = "scheduler"
+
 __all__ = [
+    "SCHEDULER",
     "alive_workers",
     "control_worker",
     "enqueue",
+    "enqueue_scheduled",
+    "enqueue_scheduled_many",
     "get_job",
     "halt",
     "job_detail",
@@ -48,6 +54,46 @@ def enqueue(qual_name: str, by: str | None = None, **kwargs: Any) -> Job:
     cls = resolve(qual_name)
     settings, args = split_kwargs(cls, qual_name, dict(kwargs))
     return transitions.enqueue(qual_name, settings, args, by=by)
+
+
+def enqueue_scheduled(
+    qual_name: str, kwargs: dict[str, Any], schedule_id: str, by: str | None = None
+) -> Job:
+    """Enqueue job ``qual_name`` for the ``Schedule`` ``schedule_id``: ``kwargs`` as the
+    keywords of :func:`enqueue` (settings by name, the rest arguments); the job records
+    ``schedule_id`` and ``enqueued_by`` ``by`` (default ``scheduler``)."""
+    settings, args = _scheduled(qual_name, kwargs)
+    return transitions.enqueue(
+        qual_name, settings, args, by=by or SCHEDULER, schedule_id=schedule_id
+    )
+
+
+def enqueue_scheduled_many(
+    requests: list[tuple[str, Any, str]], by: str | None = None
+) -> list[Job | JobError]:
+    """:func:`enqueue_scheduled` for many (qual_name, kwargs, schedule_id) at once, in one
+    transaction (``transitions.enqueue_many``): per request its ``Job`` or its ``JobError``."""
+    results: list[Job | JobError | None] = [None] * len(requests)
+    items, where = [], []
+    for index, (qual_name, kwargs, schedule_id) in enumerate(requests):
+        try:
+            settings, args = _scheduled(qual_name, kwargs)
+        except JobError as exc:
+            results[index] = exc
+            continue
+        items.append((qual_name, settings, args, schedule_id))
+        where.append(index)
+    for index, result in zip(where, transitions.enqueue_many(items, by=by or SCHEDULER),
+                             strict=True):  # fmt: skip
+        results[index] = result
+    return [result for result in results if result is not None]
+
+
+def _scheduled(qual_name: str, kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not isinstance(kwargs, dict):
+        raise JobInvalid(f"schedule arguments expected a JSON object, got {kwargs!r}")
+    cls = resolve(qual_name)
+    return split_kwargs(cls, qual_name, dict(kwargs))
 
 
 def kill(job_id: str, by: str | None = None) -> Job:
@@ -94,6 +140,7 @@ def job_detail(job: Job, stdout: bool = False, result: bool = True) -> dict[str,
             "hostname": job.enqueued_hostname,
             "parent_id": job.parent_id,
             "child_id": job.child_id,
+            "schedule_id": job.schedule_id,
         },
         "locked": None
         if job.locked_by is None

@@ -8,6 +8,13 @@ transaction, after the job row was written, with keyword arguments:
 * ``counts`` — ``{state: n}`` of unfinished jobs right after the change (no zero entries);
 * ``author`` — who caused it: the acting user's name, else the OS user of the process.
 
+``job_transitions`` is sent by transitions that change many jobs in one transaction (the
+scheduler's ``enqueue_many``) *before* their ``job_transition`` signals, with ``items``: a
+list of ``(event, job, counts)`` as above, in order, and ``author``. A receiver that handles
+it (the events app: one INSERT for all their events) gets each item's ``job_transition``
+again with ``batched=True`` and ignores those; every other receiver keeps seeing every
+transition through ``job_transition``.
+
 ``queue_summary`` is sent by the worker that holds the summary lease every
 ``CORE4_SUMMARY_INTERVAL`` seconds, outside any transaction, with ``rows``: the raw,
 unmasked summary rows ``{"name", "state", "n", "zombie", "wall", "removed", "killed",
@@ -17,4 +24,5 @@ unmasked summary rows ``{"name", "state", "n", "zombie", "wall", "removed", "kil
 from django.dispatch import Signal
 
 job_transition = Signal()
+job_transitions = Signal()
 queue_summary = Signal()

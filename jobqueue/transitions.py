@@ -33,9 +33,9 @@ from django.db.models import Count, F, Q
 
 from core4api.ids import utcnow
 from jobqueue import backoff
-from jobqueue.errors import JobExists, JobInvalid, JobNotFound, JobStateError
+from jobqueue.errors import JobError, JobExists, JobInvalid, JobNotFound, JobStateError
 from jobqueue.models import Job, QueueCount
-from jobqueue.signals import job_transition
+from jobqueue.signals import job_transition, job_transitions
 from jobqueue.states import (
     COMPLETE,
     COMPLETE_JOB,
@@ -203,6 +203,17 @@ def _emit(event: str, job: Job, by: str | None, now_counts: dict[str, int] | Non
     job_transition.send(sender=Job, event=event, job=job, counts=now_counts, author=author_of(by))
 
 
+def _emit_many(items: list[tuple[str, Job, dict[str, int]]], by: str | None) -> None:
+    """Several transitions of one transaction: ``job_transitions`` once (receivers that
+    store them together), then each one's ``job_transition`` (``batched=True``)."""
+    author = author_of(by)
+    job_transitions.send(sender=Job, items=items, author=author)
+    for event, job, now_counts in items:
+        job_transition.send(
+            sender=Job, event=event, job=job, counts=now_counts, author=author, batched=True
+        )
+
+
 def notify() -> None:
     """Wake idle workers at commit (PostgreSQL ``NOTIFY``; SQLite workers poll)."""
     if connection.vendor == "postgresql":
@@ -312,18 +323,20 @@ def enqueue(
     by: str | None = None,
     parent_id: str | None = None,
     trial: int = 0,
+    schedule_id: str | None = None,
 ) -> Job:
-    """Insert a pending job (``enqueue_job``). Settings and args must be validated already."""
+    """Insert a pending job (``enqueue_job``). Settings and args must be validated already.
+    ``schedule_id``: the ``Schedule`` that fired it (the scheduler, or "run now")."""
     digest = args_hash(args)
     try:
         with transaction.atomic():
-            job = _insert(name, settings, args, digest, by, parent_id, trial)
+            job = _insert(name, settings, args, digest, by, parent_id, trial, schedule_id)
     except IntegrityError:
         raise JobExists(name, args) from None
     return job
 
 
-def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa: PLR0917
+def _insert(name, settings, args, digest, by, parent_id, trial, schedule_id=None) -> Job:  # noqa: PLR0917
     job = Job(
         name=name,
         args=args,
@@ -334,12 +347,91 @@ def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa:
         enqueued_by=author_of(by),
         enqueued_hostname=hostname(),
         parent_id=parent_id,
+        schedule_id=schedule_id,
         **settings,
     )
     job.save(force_insert=True)
     _emit(ENQUEUE_JOB, job, by, _shift(None, PENDING))
     notify()
     return job
+
+
+def enqueue_many(
+    items: Sequence[tuple[str, dict[str, Any], dict[str, Any], str | None]],
+    *,
+    by: str | None = None,
+) -> list[Job | JobError]:
+    """Insert pending jobs — ``items`` of (name, settings, args, schedule_id), validated —
+    in one transaction (the scheduler fires many schedules at once): one ``enqueue_job``
+    event each, as :func:`enqueue` would write it, but one INSERT for the jobs, one counter
+    shift and one ``NOTIFY``. Returns per item its ``Job``, or the ``JobExists``
+    (``JobInvalid`` for arguments that are not JSON) it met; falls back to one
+    :func:`enqueue` per item if a concurrent enqueue takes a (name, arguments) meanwhile."""
+    results: list[Job | JobError | None] = [None] * len(items)
+    digests: dict[int, str] = {}
+    for index, (_name, _settings, args, _schedule) in enumerate(items):
+        try:
+            digests[index] = args_hash(args)
+        except JobInvalid as exc:
+            results[index] = exc
+    with transaction.atomic():
+        taken = set(
+            Job.objects.filter(
+                journaled=False,
+                name__in={items[i][0] for i in digests},
+                args_hash__in=set(digests.values()),
+            ).values_list("name", "args_hash")
+        )
+        new: list[tuple[int, Job]] = []
+        for index, digest in digests.items():
+            name, settings, args, schedule_id = items[index]
+            if (name, digest) in taken:
+                results[index] = JobExists(name, args)
+                continue
+            taken.add((name, digest))
+            new.append((index, _new_job(name, settings, args, digest, by, schedule_id)))
+        try:
+            with transaction.atomic():
+                Job.objects.bulk_create([job for _, job in new])
+        except IntegrityError:  # a concurrent enqueue of one of them: one by one
+            for index, _job in new:
+                name, settings, args, schedule_id = items[index]
+                try:
+                    results[index] = enqueue(name, settings, args, by=by, schedule_id=schedule_id)
+                except JobError as exc:
+                    results[index] = exc
+            return [r for r in results if r is not None]
+        if new:
+            after = _shift_pending(len(new))
+            emitted = []
+            for position, (index, job) in enumerate(new, start=1):
+                now_counts = {**after, PENDING: after[PENDING] - len(new) + position}
+                emitted.append((ENQUEUE_JOB, job, now_counts))
+                results[index] = job
+            _emit_many(emitted, by)
+            notify()
+    return [r for r in results if r is not None]
+
+
+def _new_job(name, settings, args, digest, by, schedule_id) -> Job:  # noqa: PLR0917
+    return Job(
+        name=name,
+        args=args,
+        args_hash=digest,
+        state=PENDING,
+        attempts_left=settings["attempts"],
+        enqueued_by=author_of(by),
+        enqueued_hostname=hostname(),
+        schedule_id=schedule_id,
+        **settings,
+    )
+
+
+def _shift_pending(n: int) -> dict[str, int]:
+    """``n`` more pending jobs (the counter row locked); the counts after it."""
+    if not QueueCount.objects.filter(state=PENDING).update(n=F("n") + n):
+        _create_counters({PENDING: n})
+    return {PENDING: n, **counts()}
 
 
 # --- worker side ------------------------------------------------------------------------------

@@ -120,6 +120,7 @@ JOB = component(
                     "hostname": _STR,
                     "parent_id": _NSTR,
                     "child_id": _NSTR,
+                    "schedule_id": _NSTR,
                 },
                 "required": ["at", "by", "hostname", "parent_id", "child_id"],
             },

@@ -36,6 +36,10 @@ class Command(BaseCommand):
             help="run a worker in the foreground (as manage.py worker)",
         )  # fmt: skip
         group.add_argument(
+            "--scheduler", nargs="?", const="", metavar="IDENTIFIER",
+            help="run the scheduler in the foreground (as manage.py scheduler)",
+        )  # fmt: skip
+        group.add_argument(
             "-i", "--info", action="store_true",
             help="queue summary: jobs per state, flags and name; says when the queue is paused",
         )  # fmt: skip
@@ -127,6 +131,8 @@ class Command(BaseCommand):
         elif options["worker"] is not None:
             extra = ["--concurrency", str(options["concurrency"])] if options["concurrency"] else []
             call_command("worker", *([options["worker"]] if options["worker"] else []), *extra)
+        elif options["scheduler"] is not None:
+            call_command("scheduler", *([options["scheduler"]] if options["scheduler"] else []))
         elif options["info"]:
             self.info()
         elif options["listing"] is not None:
