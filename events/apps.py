@@ -9,9 +9,12 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from events import outbox
         from jobqueue import runner
-        from jobqueue.signals import job_transition, queue_summary
+        from jobqueue.signals import SqlOutbox, job_transition, queue_summary, set_sql_outbox
 
-        job_transition.connect(outbox.on_job_transition, dispatch_uid="events.job_transition")
+        uid = "events.job_transition"
+        job_transition.connect(outbox.on_job_transition, dispatch_uid=uid)
+        # enqueues on PostgreSQL write their events in their one statement
+        set_sql_outbox(SqlOutbox(uid, outbox.enqueue_ctes, outbox.announce))
         queue_summary.connect(outbox.on_queue_summary, dispatch_uid="events.queue_summary")
         if outbox.flush not in runner.before_exit:  # job processes exit with os._exit
             runner.before_exit.append(outbox.flush)

@@ -75,6 +75,30 @@ def _insert_ordered(event: Event, using: str) -> None:
     event._state.db = using
 
 
+#: PostgreSQL: the events of an enqueue written in one statement (``jobqueue.signals.
+#: SqlOutbox``): the commit-order lock, then one ``enqueue_job`` event per row of the CTE
+#: ``transition`` in its order, with the data and total :func:`on_job_transition` stores.
+_ENQUEUE_CTES = """ordered AS (SELECT pg_advisory_xact_lock(%(commit_order_lock)s) AS locked),
+outbox AS (
+    INSERT INTO {table} ({columns})
+    SELECT %(created)s, %(event)s, %(author)s, %(queue_channel)s,
+        jsonb_build_object('_id', t.job_id, 'queue', t.counts),
+        (SELECT sum(value::bigint) FROM jsonb_each_text(t.counts))
+    FROM transition AS t, ordered ORDER BY t.ord
+    RETURNING {pk} AS id
+)"""
+
+
+def enqueue_ctes(connection) -> tuple[str, dict[str, Any]]:
+    quote = connection.ops.quote_name
+    sql = _ENQUEUE_CTES.format(
+        table=quote(Event._meta.db_table),
+        columns=", ".join(quote(Event._meta.get_field(name).column) for name in _COLUMNS),
+        pk=quote(Event._meta.pk.column),
+    )
+    return sql, {"commit_order_lock": COMMIT_ORDER_LOCK, "queue_channel": QUEUE}
+
+
 def queue_total(data: Any) -> int | None:
     counts = data.get("queue") if isinstance(data, dict) else None
     if not isinstance(counts, dict):

@@ -14,13 +14,15 @@ Permissions are the caller's business (``user.access.can_execute_job(job.name)``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
 
 from core4api.ids import isoformat, utcnow
+from core4api.limits import limit
 from jobqueue import transitions
-from jobqueue.errors import JobNotFound, JobStateError
+from jobqueue.errors import JobInvalid, JobNotFound, JobStateError
 from jobqueue.job import SETTINGS, split_kwargs
 from jobqueue.models import Control, Job, WorkerRecord
 from jobqueue.registry import resolve
@@ -29,6 +31,7 @@ __all__ = [
     "alive_workers",
     "control_worker",
     "enqueue",
+    "enqueue_many",
     "get_job",
     "halt",
     "job_detail",
@@ -48,6 +51,38 @@ def enqueue(qual_name: str, by: str | None = None, **kwargs: Any) -> Job:
     cls = resolve(qual_name)
     settings, args = split_kwargs(cls, qual_name, dict(kwargs))
     return transitions.enqueue(qual_name, settings, args, by=by)
+
+
+def enqueue_many(jobs: Sequence[Mapping[str, Any]], by: str | None = None) -> list[Job | None]:
+    """Enqueue many jobs in one transaction: each item is what :func:`enqueue` takes as
+    keywords plus ``qual_name`` (``{"qual_name": "x.Job", "args": {...}, "priority": 5}``).
+
+    Every item is checked first; the first bad one raises (``JobNotFound``/``JobInvalid``
+    naming its index: ``jobs[3]: ...``) and nothing is enqueued. Returns, item by item, the
+    new ``Job`` or None where an unfinished job with that name and arguments exists (or an
+    earlier item is the same job): nothing is enqueued twice. Each new job has its
+    ``enqueue_job`` event, in the order of ``jobs``. At most ``CORE4_ENQUEUE_MANY_MAX`` items
+    (default 10,000; ``JobInvalid`` naming the setting).
+    """
+    maximum = limit("CORE4_ENQUEUE_MANY_MAX")
+    if len(jobs) > maximum:
+        raise JobInvalid(f"{len(jobs)} jobs is more than CORE4_ENQUEUE_MANY_MAX ({maximum})")
+    checked = []
+    for index, item in enumerate(jobs):
+        try:
+            if not isinstance(item, Mapping):
+                raise JobInvalid(f"expected an object with qual_name, got {type(item).__name__}")
+            kwargs = dict(item)
+            qual_name = kwargs.pop("qual_name", None)
+            if not isinstance(qual_name, str) or not qual_name:
+                raise JobInvalid("[qual_name] missing: the job's qualified name module.Class")
+            cls = resolve(qual_name)
+            settings, args = split_kwargs(cls, qual_name, kwargs)
+            transitions.args_hash(args)  # JSON values only
+        except (JobNotFound, JobInvalid) as exc:
+            raise type(exc)(f"jobs[{index}]: {exc}") from None
+        checked.append((qual_name, settings, args))
+    return transitions.enqueue_many(checked, by=by)
 
 
 def kill(job_id: str, by: str | None = None) -> Job:
@@ -180,9 +215,10 @@ def control_worker(identifier: str, action: str, by: str | None = None) -> tuple
     ``(changed, mode)`` with the mode now (``active``, ``quiet``, ``stopping``)."""
     if action not in WORKER_ACTIONS:
         raise JobStateError(f"unknown worker action [{str(action)[:100]}]")
-    if not isinstance(identifier, str) or not WorkerRecord.objects.alive().filter(
-        pk=identifier
-    ).exists():
+    if (
+        not isinstance(identifier, str)
+        or not WorkerRecord.objects.alive().filter(pk=identifier).exists()
+    ):
         raise JobNotFound(f"worker [{str(identifier)[:255]}] not found (not alive)")
     manager = Control.objects
     with transaction.atomic():

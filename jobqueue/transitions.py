@@ -27,10 +27,12 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 
 from core4api.ids import utcnow
+from jobqueue import signals
 from jobqueue.errors import JobExists, JobInvalid, JobNotFound, JobStateError
 from jobqueue.models import Job, QueueCount
 from jobqueue.signals import job_transition
@@ -275,6 +277,11 @@ def enqueue(
 ) -> Job:
     """Insert a pending job (``enqueue_job``). Settings and args must be validated already."""
     digest = args_hash(args)
+    if _one_statement():
+        job = _new_job(name, settings, args, digest, by, parent_id, trial)
+        if not _insert_statement([job], by):
+            raise JobExists(name, args)
+        return job
     try:
         with transaction.atomic():
             job = _insert(name, settings, args, digest, by, parent_id, trial)
@@ -283,8 +290,43 @@ def enqueue(
     return job
 
 
-def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa: PLR0917
-    job = Job(
+def enqueue_many(
+    jobs: Sequence[tuple[str, dict[str, Any], dict[str, Any]]], *, by: str | None = None
+) -> list[Job | None]:
+    """Insert many pending jobs in one transaction, one ``enqueue_job`` event each, in the
+    order given. ``jobs``: ``(name, settings, args)`` validated already. Returns, in that
+    order, the new ``Job`` or None where an unfinished job with that name and arguments
+    exists (or came earlier in ``jobs``)."""
+    digests = [args_hash(args) for _, _, args in jobs]
+    seen: set[tuple[str, str]] = set()
+    new: list[Job | None] = []
+    for (name, settings, args), digest in zip(jobs, digests, strict=True):
+        key = (name, digest)
+        new.append(None if key in seen else _new_job(name, settings, args, digest, by, None, 0))
+        seen.add(key)
+    candidates = [job for job in new if job is not None]
+    if not candidates:
+        return new
+    if _one_statement():
+        inserted = set(_insert_statement(candidates, by))
+    else:
+        inserted = set()
+        with transaction.atomic():
+            for job in candidates:
+                try:
+                    with transaction.atomic():
+                        job.save(force_insert=True)
+                        _emit(ENQUEUE_JOB, job, by, _shift(None, PENDING))
+                except IntegrityError:
+                    continue
+                inserted.add(job.id)
+            if inserted:
+                notify()
+    return [job if job is not None and job.id in inserted else None for job in new]
+
+
+def _new_job(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa: PLR0917
+    return Job(
         name=name,
         args=args,
         args_hash=digest,
@@ -296,10 +338,126 @@ def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa:
         parent_id=parent_id,
         **settings,
     )
+
+
+def _insert(name, settings, args, digest, by, parent_id, trial) -> Job:  # noqa: PLR0917
+    job = _new_job(name, settings, args, digest, by, parent_id, trial)
     job.save(force_insert=True)
     _emit(ENQUEUE_JOB, job, by, _shift(None, PENDING))
     notify()
     return job
+
+
+# --- enqueue in one statement (PostgreSQL) ------------------------------------------------------
+def _one_statement() -> bool:
+    """PostgreSQL, and no ``job_transition`` receiver but the SQL outbox's (or none)."""
+    if connection.vendor != "postgresql":
+        return False
+    receivers = job_transition.receivers
+    if not receivers:
+        return True
+    outbox = signals.sql_outbox
+    return (
+        outbox is not None
+        and len(receivers) == 1
+        and receivers[0][0][0] == outbox.dispatch_uid  # lookup key: (dispatch_uid, sender)
+    )
+
+
+#: The jobs arrive as one jsonb array (one parameter, any number of rows); they are
+#: inserted in (name, args_hash) order — concurrent bulk enqueues of the same jobs wait for
+#: each other in one order, never crosswise — with ON CONFLICT DO NOTHING on the unfinished
+#: (name, args) index; the pending counter grows by the number inserted (an upsert: the row
+#: exists after migrate, not after a test's flush); ``transition`` has, per inserted job in
+#: input order, the counts after it (pending: before + its rank), which the outbox turns
+#: into events; waiting workers are woken (``pg_notify``, delivered at commit).
+_INSERT_SQL = """
+WITH input AS (
+    SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(ord integer, {typed})
+), ins AS (
+    INSERT INTO {job} ({columns}) SELECT {columns} FROM input ORDER BY {name}, {digest}
+    ON CONFLICT ({name}, {digest}) WHERE NOT {journaled} DO NOTHING
+    RETURNING {pk}
+), done AS (
+    SELECT input.ord, input.{pk}, row_number() OVER (ORDER BY input.ord) AS k
+    FROM input JOIN ins ON ins.{pk} = input.{pk}
+), counter AS (
+    INSERT INTO {count} (state, n) SELECT %(pending)s, count(*) FROM done
+    ON CONFLICT (state) DO UPDATE SET n = {count}.n + EXCLUDED.n
+    RETURNING n
+), others AS (
+    SELECT state, n FROM {count} WHERE state <> %(pending)s AND n > 0
+), transition AS MATERIALIZED (
+    SELECT done.ord, done.{pk} AS job_id, (
+        SELECT jsonb_object_agg(c.state, c.n) FROM (
+            SELECT state, n FROM others
+            UNION ALL SELECT %(pending)s, counter.n - (SELECT count(*) FROM done) + done.k
+        ) AS c
+    ) AS counts
+    FROM done, counter
+), woke AS (
+    SELECT pg_notify(%(channel)s, '') FROM (SELECT 1 FROM done LIMIT 1) AS any_job
+){outbox}
+SELECT (SELECT coalesce(array_agg({pk}), '{{}}') FROM done), (SELECT count(*) FROM woke), {last}
+"""
+
+
+@cache
+def _insert_sql(outbox_ctes: str) -> str:
+    quote = connection.ops.quote_name
+    fields = Job._meta.concrete_fields
+    return _INSERT_SQL.format(
+        typed=", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields),
+        columns=", ".join(quote(f.column) for f in fields),
+        job=quote(Job._meta.db_table),
+        count=quote(QueueCount._meta.db_table),
+        pk=quote(Job._meta.pk.column),
+        name=quote("name"),
+        digest=quote("args_hash"),
+        journaled=quote("journaled"),
+        outbox=f", {outbox_ctes}" if outbox_ctes else "",
+        last="(SELECT max(id) FROM outbox)" if outbox_ctes else "NULL",
+    )
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _insert_statement(jobs: list[Job], by: str | None) -> list[str]:
+    """Insert ``jobs`` with their counter shift and events in one statement (its own
+    transaction unless the caller has one); the ids inserted (the others exist)."""
+    fields = [(f.column, f.attname) for f in Job._meta.concrete_fields]
+    rows = [
+        {"ord": i, **{column: _json_value(getattr(job, attname)) for column, attname in fields}}
+        for i, job in enumerate(jobs)
+    ]
+    params: dict[str, Any] = {
+        "rows": json.dumps(rows, separators=(",", ":")),
+        "pending": PENDING,
+        "channel": NOTIFY_CHANNEL,
+        "event": ENQUEUE_JOB,
+        "author": author_of(by),
+        "created": utcnow(),
+    }
+    outbox = signals.sql_outbox if job_transition.receivers else None
+    ctes = ""
+    if outbox is not None:
+        ctes, extra = outbox.ctes(connection)
+        params.update(extra)
+    # a prepared statement on a cursor binding on the server: planning this statement
+    # costs more than running it (Django's cursors bind on the client and never prepare)
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_insert_sql(ctes), params, prepare=True)
+        ids, _, last_event = cursor.fetchone()
+    for job in jobs:
+        job._state.adding = False
+        job._state.db = connection.alias
+    if outbox is not None and last_event is not None:
+        transaction.on_commit(lambda: outbox.committed(last_event))
+    return ids
 
 
 # --- worker side ------------------------------------------------------------------------------
