@@ -451,7 +451,7 @@ def _insert_statement(jobs: list[Job], by: str | None) -> list[str]:
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(_insert_sql(ctes), params, prepare=True)
-        ids, _, last_event = cursor.fetchone()
+        ids, _, last_event = cursor.fetchone() or ([], 0, None)
     for job in jobs:
         job._state.adding = False
         job._state.db = connection.alias
