@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--depth", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes draining")
     parser.add_argument("--latency-samples", type=int, default=100)
     parser.add_argument("--database", default="core4_bench")
     parser.add_argument("--skip-depth", action="store_true", help="drain and queries only")
@@ -99,16 +100,32 @@ def main() -> None:
 
     # --- enqueue ------------------------------------------------------------------------------
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for i in range(opts.jobs):
         services.enqueue(NOOP, n=i)
-    enqueue_rate = opts.jobs / (time.perf_counter() - t0)
-    print(f"enqueue: {opts.jobs} jobs, {enqueue_rate:.0f} jobs/s (one transaction each)")
+    wall = time.perf_counter() - t0
+    print(f"enqueue: {opts.jobs} jobs, {opts.jobs / wall:.0f} jobs/s (one transaction each; "
+          f"this process's CPU {(time.process_time() - c0) / opts.jobs * 1e6:.0f} µs/job; "
+          f"load average {os.getloadavg()[0]:.2f})")  # fmt: skip
 
     # --- drain ------------------------------------------------------------------------------
     events_before = Event.objects.count() if Event else 0
-    cmd = [sys.executable, "manage.py", "worker", "bench-1", "--concurrency",
-           str(opts.concurrency)]  # fmt: skip
-    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "worker",
+                f"bench-{n + 1}",
+                "--concurrency",
+                str(opts.concurrency),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        for n in range(opts.workers)
+    ]
     try:
         while Job.objects.filter(journaled=False).exists():
             time.sleep(0.2)
@@ -124,8 +141,9 @@ def main() -> None:
         drain = opts.jobs / (last - first).total_seconds()
         complete = Job.objects.filter(name=NOOP, args__has_key="n", state="complete").count()
         stored = (Event.objects.count() - events_before) if Event else 0
-        print(f"drain: {complete}/{opts.jobs} complete, {drain:.0f} jobs/s with 1 worker "
-              f"--concurrency {opts.concurrency}, each job in its own process; "
+        print(f"drain: {complete}/{opts.jobs} complete, {drain:.0f} jobs/s with "
+              f"{opts.workers} worker(s) --concurrency {opts.concurrency}, each job in its own "
+              f"process; load average {os.getloadavg()[0]:.2f}; "
               f"events stored during drain: {stored} (expected {3 * opts.jobs})")  # fmt: skip
 
         # --- latency -----------------------------------------------------------------------
@@ -143,8 +161,21 @@ def main() -> None:
         print(f"idle enqueue→start latency: p50 {pct(samples, 0.5):.1f} ms, "
               f"p95 {pct(samples, 0.95):.1f} ms ({len(samples)} samples)")  # fmt: skip
     finally:
-        worker.terminate()
-        worker.wait(30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(30)
+
+    # --- bulk enqueue (not drained) -------------------------------------------------------------
+    for size in (100, opts.jobs):
+        items = [{"qual_name": NOOP, "args": {"bulk": i, "size": size}} for i in range(size)]
+        t0 = time.perf_counter()
+        created = services.enqueue_many(items)
+        rate = size / (time.perf_counter() - t0)
+        print(f"enqueue_many: {sum(1 for j in created if j)} jobs in one transaction, "
+              f"{rate:.0f} jobs/s")  # fmt: skip
+    Job.objects.filter(args__has_key="bulk").delete()
+    transitions.recount()
 
     if opts.skip_depth:
         return
