@@ -132,7 +132,7 @@ class Client(asyncio.Protocol):
                 f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n\r\n"
             ).encode()
         )
-        await asyncio.wait_for(client.handshaken, 30)
+        await asyncio.wait_for(client.handshaken, 120)
         return client
 
     def connection_made(self, transport) -> None:
@@ -280,6 +280,13 @@ def run_clients(args) -> None:
     print(json.dumps(asyncio.run(session())), flush=True)
 
 
+def _cpu(processes) -> float:
+    """CPU seconds (user + system) the server processes used so far."""
+    import psutil
+
+    return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in processes)
+
+
 def _latency_round(addresses: list[str], token: str, sockets: int, stack, args) -> dict:
     import subprocess
 
@@ -296,11 +303,13 @@ def _latency_round(addresses: list[str], token: str, sockets: int, stack, args) 
         if ready != "READY":
             raise RuntimeError(f"load client failed: {ready!r}")
         first_id = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        cpu_before = _cpu(stack.daphnes)
         rate, seconds = str(args.rate), str(args.seconds)
         producer = stack.spawn(f"producer-{sockets}", "-m", "bench.events", "produce",
                                "--rate", rate, "--seconds", seconds)  # fmt: skip
         producer.wait(args.seconds + 60)
         time.sleep(args.drain)
+        cpu = _cpu(stack.daphnes) - cpu_before
         client.stdin.write("STOP\n")
         client.stdin.flush()
         result = json.loads(client.stdout.readline())
@@ -314,6 +323,8 @@ def _latency_round(addresses: list[str], token: str, sockets: int, stack, args) 
         "sockets": sockets,
         "events": stored,
         "delivered": result["frames"] / max(1, stored * sockets),
+        # daphne CPU per frame delivered (summaries, pings and the hubs' polls included)
+        "cpu_us": cpu / max(1, result["frames"] + result["summaries"]) * 1e6,
         **result,
     }
 
@@ -338,6 +349,7 @@ def start_daphnes(stack, count: int) -> list[str]:
     from tests.support import free_port, wait_for
 
     addresses = []
+    stack.daphnes = []
     for n in range(count):
         port = free_port()
         process = stack.spawn(f"daphne-{n + 1}", "-m", "daphne", "-b", "127.0.0.1", "-p",
@@ -354,6 +366,7 @@ def start_daphnes(stack, count: int) -> list[str]:
 
         wait_for(answers, 60, message="daphne did not answer")
         addresses.append(f"127.0.0.1:{port}")
+        stack.daphnes.append(process)
     return addresses
 
 
@@ -371,13 +384,14 @@ def latency(args) -> None:
                 f"{args.daphnes} daphne process(es); load client in its own process"
                 + (f" pinned to CPU {args.client_cpu}" if args.client_cpu is not None else "")
             )
-            print("sockets  events  frames   delivered  summaries  p50 ms  p99 ms  max ms")
+            print("sockets  events  frames   delivered  summaries  p50 ms  p99 ms  max ms  "
+                  "daphne CPU µs/frame")  # fmt: skip
             for sockets in args.sockets:
                 r = _latency_round(addresses, token, sockets, stack, args)
                 print(
                     f"{r['sockets']:>7}  {r['events']:>6}  {r['frames']:>7}  "
                     f"{100 * r['delivered']:>8.1f}%  {r['summaries']:>9}  {r['p50']:>6.1f}  "
-                    f"{r['p99']:>6.1f}  {r['max']:>6.1f}",
+                    f"{r['p99']:>6.1f}  {r['max']:>6.1f}  {r['cpu_us']:>8.1f}",
                     flush=True,
                 )
                 slow = ", ".join(f"{name} {p50:.1f}" for p50, name in r["slow"])

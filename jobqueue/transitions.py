@@ -446,11 +446,14 @@ def _insert_statement(jobs: list[Job], by: str | None) -> list[str]:
         ctes, extra = outbox.ctes(connection)
         params.update(extra)
     # a prepared statement on a cursor binding on the server: planning this statement
-    # costs more than running it (Django's cursors bind on the client and never prepare)
+    # costs about as much as running it (Django's cursors bind on the client and never
+    # prepare). Not behind a transaction-pooling PgBouncer, which Django's settings say with
+    # DISABLE_SERVER_SIDE_CURSORS: a prepared statement lives in one server connection.
+    prepare = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_insert_sql(ctes), params, prepare=True)
+        cursor.execute(_insert_sql(ctes), params, prepare=prepare)
         ids, _, last_event = cursor.fetchone() or ([], 0, None)
     for job in jobs:
         job._state.adding = False
