@@ -78,7 +78,14 @@ def _insert_ordered(event: Event, using: str) -> None:
 #: PostgreSQL: the events of an enqueue written in one statement (``jobqueue.signals.
 #: SqlOutbox``): the commit-order lock, then one ``enqueue_job`` event per row of the CTE
 #: ``transition`` in its order, with the data and total :func:`on_job_transition` stores.
-_ENQUEUE_CTES = """ordered AS (SELECT pg_advisory_xact_lock(%(commit_order_lock)s) AS locked),
+#: The lock is read from ``transition``, so it is taken after the jobs were inserted and
+#: the counter row locked — the order every transition takes its locks in (a statement's
+#: CTEs run in whatever order the plan reads them: taken first, it deadlocked with a worker
+#: holding the counter row and waiting for the lock).
+_ENQUEUE_CTES = """ordered AS (
+    SELECT pg_advisory_xact_lock(%(commit_order_lock)s) AS locked
+    FROM (SELECT 1 FROM transition LIMIT 1) AS after_the_jobs_and_counters
+),
 outbox AS (
     INSERT INTO {table} ({columns})
     SELECT %(created)s, %(event)s, %(author)s, %(queue_channel)s,

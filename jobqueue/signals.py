@@ -32,7 +32,9 @@ class SqlOutbox:
     inserts one event per row of the CTE ``transition(ord, job_id, counts)`` (``counts``:
     jsonb ``{state: n}`` after that job, as the signal's ``counts``) in ``ord`` order, may
     read the named parameters ``%(event)s``, ``%(author)s`` and ``%(created)s`` besides its
-    own ``params``, and defines the CTE ``outbox(id)`` (the new events' ids).
+    own ``params``, and defines the CTE ``outbox(id)`` (the new events' ids). Locks it
+    takes must be taken after reading ``transition`` (jobs inserted, counter row locked:
+    the lock order of every transition).
     ``committed(last_id)`` runs after the commit.
     """
 

@@ -172,3 +172,59 @@ def test_cli_bad_input(args, stdin, message):
         enqueue_command(*args, stdin=stdin)
     assert message in str(info.value)
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_statement_takes_its_locks_in_the_transitions_order():
+    """Jobs, then the counter row, then the commit-order lock — as every transition: while
+    another transaction holds the pending counter, a waiting enqueue must not hold the
+    commit-order lock (that transaction may need it next: a deadlock, seen with a worker)."""
+    import threading
+
+    import psycopg
+    from django.db import connection
+
+    from events.outbox import COMMIT_ORDER_LOCK
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement enqueue is PostgreSQL's")
+    services.enqueue(SLEEP, n=0)  # the counter row exists
+    dsn = connection.get_connection_params()
+    dsn = {k: v for k, v in dsn.items() if k in ("dbname", "user", "host", "port", "password")}
+    with psycopg.connect(**dsn) as holder, psycopg.connect(**dsn, autocommit=True) as probe:
+        holder.execute("SELECT n FROM queue_queuecount WHERE state = 'pending' FOR UPDATE")
+        done = threading.Event()
+
+        def enqueue():
+            from django.db import connection as own
+
+            try:
+                services.enqueue_many([{"qual_name": SLEEP, "n": 1}, {"qual_name": SLEEP, "n": 2}])
+            finally:
+                own.close()
+                done.set()
+
+        thread = threading.Thread(target=enqueue)
+        thread.start()
+        try:
+            waiting = False
+            for _ in range(200):  # until the enqueue waits for the counter row
+                waiting = probe.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE '%%jsonb_to_recordset%%'"
+                ).fetchone()[0]
+                if waiting:
+                    break
+                done.wait(0.05)
+            assert waiting, "the enqueue did not wait for the counter row"
+            free = probe.execute("SELECT pg_try_advisory_lock(%s)", [COMMIT_ORDER_LOCK]).fetchone()[
+                0
+            ]
+            assert free, "a waiting enqueue holds the commit-order lock"
+            probe.execute("SELECT pg_advisory_unlock(%s)", [COMMIT_ORDER_LOCK])
+        finally:
+            holder.rollback()
+            thread.join(30)
+    assert done.is_set()
+    assert Job.objects.filter(journaled=False).count() == 3
+    assert [e.data["queue"]["pending"] for e in queue_events()] == [1, 2, 3]
