@@ -132,7 +132,7 @@ class Client(asyncio.Protocol):
                 f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n\r\n"
             ).encode()
         )
-        await asyncio.wait_for(client.handshaken, 30)
+        await asyncio.wait_for(client.handshaken, 120)
         return client
 
     def connection_made(self, transport) -> None:
@@ -187,31 +187,37 @@ class Client(asyncio.Protocol):
 
 # --- latency ------------------------------------------------------------------------------------
 def produce(rate: float, seconds: float) -> None:
-    """Enqueue no-op jobs at ``rate`` per second for ``seconds`` (runs in its own process)."""
+    """Enqueue no-op jobs at ``rate`` per second on average for ``seconds`` (its own process).
+
+    The gaps are jittered (uniform 0.5–1.5 × the mean): a producer in step with the 1 s
+    summary would make the number of summary frames a client sees vary between runs."""
+    import random
+
     import django
 
     django.setup()
     from jobqueue import services
 
     interval = 1.0 / rate
+    deadline = time.monotonic() + seconds
     start = time.monotonic()
-    count = int(rate * seconds)
-    for n in range(count):
-        delay = start + n * interval - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+    n = 0
+    while time.monotonic() < deadline:
         services.enqueue(NOOP, n=n, run=start)
+        n += 1
+        time.sleep(interval * random.uniform(0.5, 1.5))
 
 
-async def _latency_round(address: tuple[str, int], token: str, sockets: int, stack, args) -> dict:
-    host, port = address
-    from events.models import Event
-
+async def _clients(addresses: list[tuple[str, int]], token: str, sockets: int) -> list[Client]:
+    """``sockets`` clients interested in ``queue``, spread over ``addresses`` in turn."""
     clients: list[Client] = []
     path = f"/core4/api/v1/event?token={token}"
     for offset in range(0, sockets, 50):
         batch = await asyncio.gather(
-            *(Client.connect(host, port, path) for _ in range(min(50, sockets - offset)))
+            *(
+                Client.connect(*addresses[(offset + i) % len(addresses)], path)
+                for i in range(min(50, sockets - offset))
+            )
         )
         clients.extend(batch)
     for client in clients:
@@ -220,26 +226,10 @@ async def _latency_round(address: tuple[str, int], token: str, sockets: int, sta
         payload = await asyncio.wait_for(client.frame(), 30)
         assert json.loads(payload)["type"] == "interest"
         client.recording = True
-    first_id = await asyncio.to_thread(
-        lambda: Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    )
-    producer = stack.spawn(
-        f"producer-{sockets}",
-        "-m",
-        "bench.events",
-        "produce",
-        "--rate",
-        str(args.rate),
-        "--seconds",
-        str(args.seconds),
-    )
-    await asyncio.sleep(args.seconds + args.drain)
-    producer.wait(60)
-    for client in clients:
-        client.close()
-    stored = await asyncio.to_thread(
-        lambda: Event.objects.filter(id__gt=first_id, channel="queue").count()
-    )
+    return clients
+
+
+def _measure(clients: list[Client]) -> dict:
     created_of: dict[str, float] = {}
     latencies: list[float] = []
     per_event: dict[str, list[float]] = {}
@@ -260,10 +250,7 @@ async def _latency_round(address: tuple[str, int], token: str, sockets: int, sta
             latencies.append((arrived - stamp) * 1000)
             per_event.setdefault(frame["_id"], []).append(latencies[-1])
     return {
-        "sockets": sockets,
-        "events": stored,
         "frames": events_seen,
-        "delivered": events_seen / max(1, stored * sockets),
         "summaries": summaries,
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
@@ -274,6 +261,71 @@ async def _latency_round(address: tuple[str, int], token: str, sockets: int, sta
         "slow": sorted((percentile(v, 50), name) for name, v in _names(per_event, clients).items())[
             -3:
         ],
+    }
+
+
+def run_clients(args) -> None:
+    """(internal) The load client process: connect, say READY, record until stdin closes or
+    says STOP, print the figures as one JSON line."""
+    addresses = [(host, int(port)) for host, port in (a.split(":") for a in args.address)]
+
+    async def session() -> dict:
+        clients = await _clients(addresses, args.token, args.sockets)
+        print("READY", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for client in clients:
+            client.close()
+        return _measure(clients)
+
+    print(json.dumps(asyncio.run(session())), flush=True)
+
+
+def _cpu(processes) -> float:
+    """CPU seconds (user + system) the server processes used so far."""
+    import psutil
+
+    return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in processes)
+
+
+def _latency_round(addresses: list[str], token: str, sockets: int, stack, args) -> dict:
+    import subprocess
+
+    from events.models import Event
+
+    cmd = [sys.executable, "-m", "bench.events", "clients", "--token", token,
+           "--sockets", str(sockets), "--address", *addresses]  # fmt: skip
+    if args.client_cpu is not None:
+        cmd = ["taskset", "-c", args.client_cpu, *cmd]
+    client = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ}, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        ready = client.stdout.readline().strip()
+        if ready != "READY":
+            raise RuntimeError(f"load client failed: {ready!r}")
+        first_id = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        cpu_before = _cpu(stack.daphnes)
+        rate, seconds = str(args.rate), str(args.seconds)
+        producer = stack.spawn(f"producer-{sockets}", "-m", "bench.events", "produce",
+                               "--rate", rate, "--seconds", seconds)  # fmt: skip
+        producer.wait(args.seconds + 60)
+        time.sleep(args.drain)
+        cpu = _cpu(stack.daphnes) - cpu_before
+        client.stdin.write("STOP\n")
+        client.stdin.flush()
+        result = json.loads(client.stdout.readline())
+        client.wait(60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    stored = Event.objects.filter(id__gt=first_id, channel="queue").count()
+    return {
+        "sockets": sockets,
+        "events": stored,
+        "delivered": result["frames"] / max(1, stored * sockets),
+        # daphne CPU per frame delivered (summaries, pings and the hubs' polls included)
+        "cpu_us": cpu / max(1, result["frames"] + result["summaries"]) * 1e6,
+        **result,
     }
 
 
@@ -290,32 +342,63 @@ def _names(per_event: dict[str, list[float]], clients) -> dict[str, list[float]]
     return out
 
 
+def start_daphnes(stack, count: int) -> list[str]:
+    """``count`` daphne processes on their own ports (the sockets are split between them)."""
+    import requests
+
+    from tests.support import free_port, wait_for
+
+    addresses = []
+    stack.daphnes = []
+    for n in range(count):
+        port = free_port()
+        process = stack.spawn(f"daphne-{n + 1}", "-m", "daphne", "-b", "127.0.0.1", "-p",
+                              str(port), "core4site.asgi:application")  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+
+        def answers(process=process, url=url):
+            if process.poll() is not None:
+                raise AssertionError("daphne exited")
+            try:
+                return requests.get(url + "/core4/api/v1/login", timeout=2).status_code
+            except requests.ConnectionError:
+                return None
+
+        wait_for(answers, 60, message="daphne did not answer")
+        addresses.append(f"127.0.0.1:{port}")
+        stack.daphnes.append(process)
+    return addresses
+
+
 def latency(args) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
         stack = open_stack(Path(tmp))
         try:
             token = make_user("bench", [])
-            base = stack.start_daphne()
+            addresses = start_daphnes(stack, args.daphnes)
             stack.start_worker("bench-worker")
-            host, port = base.removeprefix("http://").split(":")
-            print(f"machine: {machine()}")
+            print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
             print(
-                f"jobs: {NOOP} enqueued at {args.rate}/s for {args.seconds} s by a separate "
-                "process, run by one worker (4 queue events per job)"
+                f"jobs: {NOOP} enqueued at {args.rate}/s (jittered) for {args.seconds} s by a "
+                f"separate process, run by one worker (4 queue events per job); "
+                f"{args.daphnes} daphne process(es); load client in its own process"
+                + (f" pinned to CPU {args.client_cpu}" if args.client_cpu is not None else "")
             )
-            print("sockets  events  frames   delivered  summaries  p50 ms  p99 ms  max ms")
+            print("sockets  events  frames   delivered  summaries  p50 ms  p99 ms  max ms  "
+                  "daphne CPU µs/frame")  # fmt: skip
             for sockets in args.sockets:
-                r = asyncio.run(_latency_round((host, int(port)), token, sockets, stack, args))
+                r = _latency_round(addresses, token, sockets, stack, args)
                 print(
                     f"{r['sockets']:>7}  {r['events']:>6}  {r['frames']:>7}  "
                     f"{100 * r['delivered']:>8.1f}%  {r['summaries']:>9}  {r['p50']:>6.1f}  "
-                    f"{r['p99']:>6.1f}  {r['max']:>6.1f}",
+                    f"{r['p99']:>6.1f}  {r['max']:>6.1f}  {r['cpu_us']:>8.1f}",
                     flush=True,
                 )
                 slow = ", ".join(f"{name} {p50:.1f}" for p50, name in r["slow"])
                 print(
                     f"         per event (median): first socket {r['first']:.1f} ms, first→last "
-                    f"socket {r['spread']:.1f} ms; p50 by event name: {slow}",
+                    f"socket {r['spread']:.1f} ms; p50 by event name: {slow}; "
+                    f"load average {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )
         finally:
@@ -500,6 +583,12 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=5.0, help="jobs enqueued per second")
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--drain", type=float, default=5.0, help="listen this long after the last job")
+    p.add_argument("--daphnes", type=int, default=1, help="daphne processes (sockets split)")
+    p.add_argument("--client-cpu", default=None, help="pin the load client (taskset -c CPU)")
+    p = sub.add_parser("clients", help="(internal) the load client process")
+    p.add_argument("--token", required=True)
+    p.add_argument("--sockets", type=int, required=True)
+    p.add_argument("--address", nargs="+", required=True, help="host:port of each daphne")
     p = sub.add_parser("summary")
     p.add_argument("--jobs", type=int, default=100_000)
     p.add_argument("--names", type=int, default=1000)
@@ -512,6 +601,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "produce":
         produce(args.rate, args.seconds)
+    elif args.command == "clients":
+        run_clients(args)
     else:
         {"latency": latency, "summary": summary, "history": history}[args.command](args)
 

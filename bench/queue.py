@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--depth", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes draining")
     parser.add_argument("--latency-samples", type=int, default=100)
     parser.add_argument("--database", default="core4_bench")
     parser.add_argument("--skip-depth", action="store_true", help="drain and queries only")
@@ -122,29 +123,39 @@ def main() -> None:
 
     # --- enqueue ------------------------------------------------------------------------------
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for i in range(opts.jobs):
         services.enqueue(name, n=i)
     enqueue_rate = opts.jobs / (time.perf_counter() - t0)
-    print(f"enqueue: {opts.jobs} jobs, {enqueue_rate:.0f} jobs/s (one transaction each)")
+    cpu_us = (time.process_time() - c0) / opts.jobs * 1e6
+    print(f"enqueue: {opts.jobs} jobs, {enqueue_rate:.0f} jobs/s (one transaction each; "
+          f"this process's CPU {cpu_us:.0f} µs/job)")  # fmt: skip
 
     # --- drain ------------------------------------------------------------------------------
     events_before = Event.objects.count() if Event else 0
-    cmd = [sys.executable, "manage.py", "worker", "bench-1", "--concurrency",
-           str(opts.concurrency), *(["--pool"] if opts.pool else [])]  # fmt: skip
+
+    def cmd(n: int) -> list[str]:
+        return [sys.executable, "manage.py", "worker", f"bench-{n + 1}", "--concurrency",
+                str(opts.concurrency), *(["--pool"] if opts.pool else [])]  # fmt: skip
+
     mode = "in the warm pool" if opts.pool else "each job in its own process"
     services.pause()  # the worker's start-up CPU is not counted: resumed once it runs
-    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    workers = [
+        subprocess.Popen(cmd(n), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        for n in range(opts.workers)
+    ]
     try:
         from jobqueue.models import WorkerRecord
 
-        while not WorkerRecord.objects.alive().filter(pk="bench-1").exists():
+        names = [f"bench-{n + 1}" for n in range(opts.workers)]
+        while WorkerRecord.objects.alive().filter(pk__in=names).count() < opts.workers:
             time.sleep(0.1)
         time.sleep(1.0)
-        cpu0 = tree_cpu(worker.pid)
+        cpu0 = sum(tree_cpu(w.pid) for w in workers)
         services.resume()
         while Job.objects.filter(journaled=False).exists():
             time.sleep(0.2)
-        cpu = (tree_cpu(worker.pid) - cpu0) / opts.jobs * 1000
+        cpu = (sum(tree_cpu(w.pid) for w in workers) - cpu0) / opts.jobs * 1000
         first, last = (
             Job.objects.filter(name=name, args__has_key="n")
             .order_by("started_at")
@@ -157,8 +168,8 @@ def main() -> None:
         drain = opts.jobs / (last - first).total_seconds()
         complete = Job.objects.filter(name=name, args__has_key="n", state="complete").count()
         stored = (Event.objects.count() - events_before) if Event else 0
-        print(f"drain: {complete}/{opts.jobs} complete, {drain:.0f} jobs/s with 1 worker "
-              f"--concurrency {opts.concurrency}, {opts.job} job, {mode}; "
+        print(f"drain: {complete}/{opts.jobs} complete, {drain:.0f} jobs/s with "
+              f"{opts.workers} worker(s) --concurrency {opts.concurrency}, {opts.job} job, {mode}; "
               f"events stored during drain: {stored} (expected {3 * opts.jobs}); "
               f"CPU of worker + fork server + job processes: {cpu:.1f} ms/job; "
               f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
@@ -178,8 +189,21 @@ def main() -> None:
         print(f"idle enqueue→start latency: p50 {pct(samples, 0.5):.1f} ms, "
               f"p95 {pct(samples, 0.95):.1f} ms ({len(samples)} samples)")  # fmt: skip
     finally:
-        worker.terminate()
-        worker.wait(30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(30)
+
+    # --- bulk enqueue (not drained) -------------------------------------------------------------
+    for size in (100, opts.jobs):
+        items = [{"qual_name": NOOP, "args": {"bulk": i, "size": size}} for i in range(size)]
+        t0 = time.perf_counter()
+        created = services.enqueue_many(items)
+        rate = size / (time.perf_counter() - t0)
+        print(f"enqueue_many: {sum(1 for j in created if j)} jobs in one transaction, "
+              f"{rate:.0f} jobs/s")  # fmt: skip
+    Job.objects.filter(args__has_key="bulk").delete()
+    transitions.recount()
 
     if opts.skip_depth:
         return
@@ -255,8 +279,11 @@ def print_queries_per_job(concurrency: int, name: str, pool: bool, jobs: int = 1
         transitions.complete(job.id, "bench-q")
         marks.append(len(queries))
     steps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    # PostgreSQL's enqueue runs on a psycopg cursor of its own (a prepared statement), which
+    # Django's query log does not see: one statement, its own transaction
+    enqueue = steps[0] or "1 (one prepared statement, not in Django's query log)"
     print("statements per transition (in process): enqueue {}, pick {}, start {}, complete {}"
-          .format(*steps))  # fmt: skip
+          .format(enqueue, *steps[1:]))  # fmt: skip
 
     # the worker's own statements while it drains `jobs` no-op jobs (housekeeping included)
     for i in range(jobs):

@@ -39,6 +39,8 @@ DEFAULTS = {
     "CORE4_API_COSTLY_FILTERS": 1,
     #: job ids in one ``PUT /job/bulk``
     "CORE4_JOB_BULK_MAX": 100,
+    #: jobs in one ``enqueue_many`` (``POST /job/bulk``, ``manage.py enqueue --file``)
+    "CORE4_ENQUEUE_MANY_MAX": 10_000,
 }
 #: a filter with a regular expression, more conditions or more bytes than these is costly
 COSTLY_CONDITIONS = 10

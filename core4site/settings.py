@@ -321,6 +321,8 @@ CORE4_API_QUERY_TIMEOUT = env.float("CORE4_API_QUERY_TIMEOUT", default=5.0)
 CORE4_API_COSTLY_FILTERS = env.int("CORE4_API_COSTLY_FILTERS", default=1)
 #: job ids in one ``PUT /job/bulk`` (each is checked and acted on in its own transaction)
 CORE4_JOB_BULK_MAX = env.int("CORE4_JOB_BULK_MAX", default=100)
+#: jobs in one bulk enqueue (``POST /job/bulk``, ``services.enqueue_many``; one statement)
+CORE4_ENQUEUE_MANY_MAX = env.int("CORE4_ENQUEUE_MANY_MAX", default=10_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["core4api.renderers.Core4JSONRenderer"],

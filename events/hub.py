@@ -5,10 +5,16 @@ so sockets are not channel-layer members at all. Each server process runs one ``
 event loop, itself one member of the layer group ``core4.events``:
 
 * a wake-up (``hub.wakeup``, published on commit by :mod:`events.outbox`) makes the hub read
-  the events after the last one it dispatched from the database, in id order, encode each
-  once and hand the same frame to every interested socket. Reading from the database rather
-  than trusting the message keeps the live stream gap-free and in commit order even when
-  wake-ups from several processes cross or one is lost (a slow poll is the fallback);
+  the events after the last one it read from the database, in id order, encode and frame
+  each once and buffer them. Reading from the database rather than trusting the message
+  keeps the live stream gap-free and in commit order even when wake-ups from several
+  processes cross or one is lost (a slow poll is the fallback);
+* a dispatch loop hands the buffer out: one pass over the sockets writes to each, in one
+  write, every buffered event after its cursor that it is interested in (the bytes joined
+  once per start position, shared by all sockets at that position), yielding to the event
+  loop every ``CHUNK`` sockets; events read meanwhile reach the rest of the pass at once and
+  the sockets already served in the next pass. Events that arrive while a pass runs are
+  thereby batched: a busy hub writes fewer, larger frames runs, not one per event;
 * a summary (``hub.summary``) is masked once per distinct job-permission set and sent to a
   socket only when its masked data changed;
 * an access change (``access.changed`` from :mod:`accounts.revocation`, group
@@ -22,6 +28,7 @@ The hub starts with its first socket and stops with its last one.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -48,6 +55,8 @@ from events.wire import Writer, text_frame
 log = logging.getLogger(__name__)
 
 BATCH = 500
+#: sockets served between two yields to the event loop in a dispatch pass
+CHUNK = 100
 
 
 class Member(Protocol):
@@ -67,7 +76,7 @@ class Member(Protocol):
     async def reauthorize(self, user: Any) -> None:
         """The user's current record (``None``: deleted), after its rights may have changed."""
 
-    #: optional: write a pre-framed message (:mod:`events.wire`); False: use ``send_frame``
+    #: optional: write pre-framed messages (:mod:`events.wire`); False: use ``send_frame``
     write_frame: Writer | None
 
 
@@ -138,6 +147,13 @@ class Hub:
             1.0, min(3600.0, float(self.layer.group_expiry if self.layer else 86400) / 4)
         )
         self._wake = asyncio.Event()
+        #: fetched events not yet handed to every socket: (id, channel, frame, wire, size)
+        self._events: list[tuple[int, str, str, bytes, int]] = []
+        self._created: dict[int, float] = {}  # event id → created (POSIX s), until first written
+        self._ids: list[int] = []
+        #: first buffer index → (channels, frames joined, largest payload) from there on
+        self._joined: dict[int, tuple[set[str], bytes, int]] = {}
+        self._ready = asyncio.Event()
         self._summary_rows: list = []
         self._summary_views: dict[Hashable, str] = {}
         self._summary_head: str | None = None
@@ -169,6 +185,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._fetch_loop()),
+            loop.create_task(self._dispatch_loop()),
             loop.create_task(self._recheck_loop()),
         ]
         if self.layer is not None:
@@ -231,6 +248,7 @@ class Hub:
             await self._join_group()
 
     async def _fetch_loop(self) -> None:
+        """Read new events into the buffer; the dispatch loop hands them out meanwhile."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -238,9 +256,7 @@ class Hub:
             try:
                 while True:
                     rows = await self.db(fetch_timed, self.last_id, BATCH)
-                    for pk, channel, frame, created in rows:
-                        if await self.dispatch_event(pk, channel, frame):
-                            metrics.DELIVERY.observe(max(0.0, time.time() - created))
+                    self.buffer(rows)
                     if len(rows) < BATCH:
                         break
             except asyncio.CancelledError:
@@ -248,6 +264,17 @@ class Hub:
             except Exception:
                 log.exception("events hub: reading new events failed")
                 await asyncio.sleep(1.0)
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            try:
+                await self.dispatch()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("events hub: event dispatch failed")
 
     async def _recheck_loop(self) -> None:
         while True:
@@ -290,23 +317,80 @@ class Hub:
         await member.send_frame(f'{self._summary_head},"data":{data}}}')
 
     # --- fan-out ----------------------------------------------------------------------------
-    async def dispatch_event(self, pk: int, channel: str, frame: str) -> bool:
-        """Hand the event to every interested socket; True if there was one."""
-        self.last_id = max(self.last_id, pk)
-        wire = None  # the WebSocket frame, built once for the sockets that take it raw
-        sent = False
-        for member in list(self.members):
-            if member.replaying or pk <= member.cursor or channel not in member.interests:
-                continue
-            member.cursor = pk
-            sent = True
-            write = getattr(member, "write_frame", None)
-            if write is not None:
-                wire = wire or text_frame(frame)
-                if write(*wire):
+    def buffer(self, rows: list[tuple]) -> None:
+        """Queue fetched ``(id, channel, frame)`` rows (in id order) for the sockets."""
+        rows = [row for row in rows if row[0] > self.last_id]
+        if not rows:
+            return
+        for pk, channel, frame, *created in rows:
+            wire, size = text_frame(frame)
+            self._events.append((pk, channel, frame, wire, size))
+            self._ids.append(pk)
+            if created:
+                self._created[pk] = created[0]
+        self.last_id = rows[-1][0]
+        self._joined.clear()
+        self._ready.set()
+
+    async def dispatch(self) -> None:
+        """One pass over the sockets: each gets, in one write, every buffered event after its
+        cursor that it is interested in. The pass yields every ``CHUNK`` sockets, so events
+        fetched meanwhile go to the rest of this pass at once and to the sockets already
+        served in the next pass — no event waits for a whole pass over the previous one."""
+        upto = self.last_id
+        members = list(self.members)
+        for start in range(0, len(members), CHUNK):
+            for member in members[start : start + CHUNK]:
+                if member.replaying or member.cursor >= self.last_id:
                     continue
-            await member.send_frame(frame)
-        return sent
+                if member in self.members:
+                    await self._deliver(member)
+            await asyncio.sleep(0)
+        # every socket present got the events up to ``upto``; later joiners start after it
+        keep = bisect.bisect_right(self._ids, upto)
+        if keep:
+            for pk in self._ids[:keep]:
+                self._created.pop(pk, None)  # no socket wanted it
+            del self._events[:keep], self._ids[:keep]
+            self._joined.clear()
+
+    async def _deliver(self, member: Member) -> None:
+        first = bisect.bisect_right(self._ids, member.cursor)
+        events = self._events[first:]
+        member.cursor = self.last_id
+        if not events:
+            return
+        joined = self._joined.get(first)
+        if joined is None:
+            channels = {event[1] for event in events}
+            joined = self._joined[first] = (
+                channels,
+                b"".join(event[3] for event in events),
+                max(event[4] for event in events),
+            )
+        channels, data, largest = joined
+        if not channels <= member.interests:  # some, not all: this socket's own selection
+            events = [event for event in events if event[1] in member.interests]
+            if not events:
+                return
+            data = b"".join(event[3] for event in events)
+            largest = max(event[4] for event in events)
+        self._observe(events)
+        write = getattr(member, "write_frame", None)
+        if write is not None and write(data, len(events), largest):
+            return
+        for event in events:
+            await member.send_frame(event[2])
+
+    def _observe(self, events: list[tuple]) -> None:
+        """Delivery latency (commit → first socket written) of the events written first now."""
+        if not self._created:
+            return
+        now = time.time()
+        for event in events:
+            created = self._created.pop(event[0], None)
+            if created is not None:
+                metrics.DELIVERY.observe(max(0.0, now - created))
 
     async def dispatch_summary(self, message: dict) -> None:
         rows = message.get("rows") or []
@@ -340,7 +424,7 @@ class Hub:
             write = getattr(member, "write_frame", None)
             if write is not None:
                 wire = wires.get(key) or wires.setdefault(key, text_frame(frame))
-                if write(*wire):
+                if write(wire[0], 1, wire[1]):
                     continue
             await member.send_frame(frame)
 
@@ -354,12 +438,15 @@ async def join(member: Member) -> Hub:
     hub = _hubs.get(loop)
     if hub is None or hub.stopping:
         hub = _hubs[loop] = Hub()
+    # live from now on: not the buffered events of before (a resume replays those)
+    member.cursor = max(member.cursor, hub.last_id)
     hub.members.add(member)
     try:
         await asyncio.shield(hub.started)
     except BaseException:
         await leave(member, hub)
         raise
+    member.cursor = max(member.cursor, hub.last_id)
     return hub
 
 

@@ -20,7 +20,7 @@ import functools
 import struct
 from collections.abc import Callable
 
-Writer = Callable[[bytes, int], bool]
+Writer = Callable[[bytes, int, int], bool]
 
 
 def text_frame(text: str) -> tuple[bytes, int]:
@@ -37,8 +37,15 @@ def text_frame(text: str) -> tuple[bytes, int]:
 
 
 def raw_writer(send: Callable) -> Writer | None:
-    """For an ASGI ``send`` of a daphne WebSocket: ``write(frame, payload_size) -> bool``
-    (``False``: not written, send it the ordinary way); ``None`` if ``send`` is not that."""
+    """For an ASGI ``send`` of a daphne WebSocket: ``write(data, messages, largest) -> bool``
+    writes ``data`` — ``messages`` pre-built frames, the largest payload ``largest`` bytes —
+    (``False``: not written, send them the ordinary way); ``None`` if ``send`` is not that.
+
+    When the transport has nothing queued the bytes go to the socket at once (one ``send``
+    system call; Twisted's ``write`` would register the socket with the event loop, wait for
+    the next turn and unregister it: two ``epoll_ctl`` and a loop pass per socket and event);
+    what the socket does not take is queued on the transport as usual, after nothing else.
+    """
     if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
         return None
     server = getattr(send.func, "__self__", None)
@@ -50,25 +57,50 @@ def raw_writer(send: Callable) -> Writer | None:
     if not isinstance(connections, dict) or not all(hasattr(protocol, a) for a in needed):
         return None
 
-    def write(frame: bytes, size: int) -> bool:
+    def write(data: bytes, messages: int, largest: int) -> bool:
         if (
             protocol.state != protocol.STATE_OPEN
             or getattr(protocol, "_perMessageCompress", None) is not None
             or protocol.send_queue
             or getattr(protocol, "trackedTimings", None)
             or getattr(protocol.factory, "maskServerFrames", False)
-            or 0 < (getattr(protocol, "autoFragmentSize", 0) or 0) < size
-            or 0 < (getattr(protocol, "maxMessagePayloadSize", 0) or 0) < size
+            or 0 < (getattr(protocol, "autoFragmentSize", 0) or 0) < largest
+            or 0 < (getattr(protocol, "maxMessagePayloadSize", 0) or 0) < largest
         ):
             return False
         state = connections.get(protocol)
         if state is None or state.get("disconnected"):
             return True  # gone: dropped, as daphne's handle_reply would
-        protocol.transport.write(frame)
+        _write_now(protocol.transport, data)
         stats = protocol.trafficStats
-        stats.outgoingWebSocketMessages += 1
-        stats.outgoingOctetsAppLevel += size
-        stats.outgoingOctetsWebSocketLevel += size
+        stats.outgoingWebSocketMessages += messages
+        stats.outgoingOctetsAppLevel += len(data)
+        stats.outgoingOctetsWebSocketLevel += len(data)
         return True
 
     return write
+
+
+def _write_now(transport, data: bytes) -> None:
+    """``transport.write(data)``, sending straight to the socket when nothing is queued."""
+    sock = getattr(transport, "socket", None)
+    if (
+        sock is None
+        or not getattr(transport, "connected", False)
+        or getattr(transport, "_writeDisconnected", True)
+        or getattr(transport, "disconnecting", True)
+        or getattr(transport, "_tempDataLen", 1)
+        or len(getattr(transport, "dataBuffer", b"x")) != getattr(transport, "offset", -1)
+        or getattr(transport, "producer", None) is not None
+    ):
+        transport.write(data)
+        return
+    try:
+        sent = sock.send(data)
+    except (BlockingIOError, InterruptedError):
+        sent = 0
+    except OSError:  # the transport finds out and closes the connection its own way
+        transport.write(data)
+        return
+    if sent < len(data):
+        transport.write(data[sent:])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +46,90 @@ def enqueue(qual_name: str, items: list[str], by: str | None = None) -> Job:
         return public.enqueue_job(qual_name, by=by, **kwargs)
     except JobError as exc:
         raise CommandError(str(exc)) from None
+
+
+@dataclass
+class ManyResult:
+    """What a bulk enqueue did: jobs enqueued, and ``[line, qual_name, args]`` of those
+    that existed (or repeated an earlier line)."""
+
+    enqueued: int = 0
+    existing: list[list] = field(default_factory=list)
+
+
+def read_lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, job)`` of a JSON-lines file (``-``: standard input); blank lines skipped."""
+    stream = sys.stdin if path == "-" else None
+    try:
+        handle = stream or open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise CommandError(f"cannot read [{path}]: {exc.strerror}") from None
+    try:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                job = json.loads(line)
+            except ValueError as exc:
+                raise CommandError(f"line {number}: not JSON: {exc}") from None
+            if not isinstance(job, dict):
+                raise CommandError(f"line {number}: expected a JSON object with qual_name")
+            yield number, job
+    finally:
+        if stream is None:
+            handle.close()
+
+
+def numbered_jobs(
+    qual_name: str, items: list[str], count: int, index_arg: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``count`` jobs of ``qual_name`` with the ``key=value`` items, numbered by ``index_arg``."""
+    if count < 0:
+        raise CommandError("--count must be 0 or more")
+    if not index_arg.isidentifier():
+        raise CommandError(f"--index-arg [{index_arg}] is not a valid argument name")
+    from jobqueue.job import SETTINGS
+
+    values = parse_assignments(items)
+    args = values.pop("args", None) or {}
+    if not isinstance(args, dict):
+        raise CommandError("args must be a JSON object")
+    settings = {key: value for key, value in values.items() if key in SETTINGS}
+    args = {**args, **{key: value for key, value in values.items() if key not in SETTINGS}}
+    for number in range(count):
+        yield number + 1, {"qual_name": qual_name, **settings, "args": {**args, index_arg: number}}
+
+
+def enqueue_lines(jobs: Iterable[tuple[int, dict[str, Any]]], by: str | None = None) -> ManyResult:
+    """Enqueue ``(line, job)`` pairs, one transaction per ``CORE4_ENQUEUE_MANY_MAX`` jobs."""
+    from core4api.limits import limit
+    from jobqueue import services
+
+    size = max(limit("CORE4_ENQUEUE_MANY_MAX"), 1)
+    result = ManyResult()
+    batch: list[tuple[int, dict[str, Any]]] = []
+
+    def flush() -> None:
+        try:
+            created = services.enqueue_many([job for _, job in batch], by=by)
+        except JobError as exc:
+            message = re.sub(r"^jobs\[(\d+)\]", lambda m: f"line {batch[int(m[1])][0]}", str(exc))
+            raise CommandError(message) from None
+        for (number, job), new in zip(batch, created, strict=True):
+            if new is None:
+                args = json.dumps(job.get("args", {}), sort_keys=True)
+                result.existing.append([number, job["qual_name"], args])
+            else:
+                result.enqueued += 1
+        batch.clear()
+
+    for item in jobs:
+        batch.append(item)
+        if len(batch) == size:
+            flush()
+    if batch:
+        flush()
+    return result
 
 
 def duration(seconds: float | None) -> str:

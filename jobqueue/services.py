@@ -14,11 +14,13 @@ Permissions are the caller's business (``user.access.can_execute_job(job.name)``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
 
 from core4api.ids import isoformat, utcnow
+from core4api.limits import limit
 from jobqueue import transitions
 from jobqueue.errors import JobError, JobInvalid, JobNotFound, JobStateError
 from jobqueue.job import SETTINGS, split_kwargs
@@ -35,6 +37,7 @@ __all__ = [
     "enqueue",
     "enqueue_scheduled",
     "enqueue_scheduled_many",
+    "enqueue_many",
     "get_job",
     "halt",
     "job_detail",
@@ -94,6 +97,39 @@ def _scheduled(qual_name: str, kwargs: Any) -> tuple[dict[str, Any], dict[str, A
         raise JobInvalid(f"schedule arguments expected a JSON object, got {kwargs!r}")
     cls = resolve(qual_name)
     return split_kwargs(cls, qual_name, dict(kwargs))
+
+
+def enqueue_many(jobs: Sequence[Mapping[str, Any]], by: str | None = None) -> list[Job | None]:
+    """Enqueue many jobs in one transaction: each item is what :func:`enqueue` takes as
+    keywords plus ``qual_name`` (``{"qual_name": "x.Job", "args": {...}, "priority": 5}``).
+
+    Every item is checked first; the first bad one raises (``JobNotFound``/``JobInvalid``
+    naming its index: ``jobs[3]: ...``) and nothing is enqueued. Returns, item by item, the
+    new ``Job`` or None where an unfinished job with that name and arguments exists (or an
+    earlier item is the same job): nothing is enqueued twice. Each new job has its
+    ``enqueue_job`` event, in the order of ``jobs``. At most ``CORE4_ENQUEUE_MANY_MAX`` items
+    (default 10,000; ``JobInvalid`` naming the setting).
+    """
+    maximum = limit("CORE4_ENQUEUE_MANY_MAX")
+    if len(jobs) > maximum:
+        raise JobInvalid(f"{len(jobs)} jobs is more than CORE4_ENQUEUE_MANY_MAX ({maximum})")
+    checked = []
+    for index, item in enumerate(jobs):
+        try:
+            if not isinstance(item, Mapping):
+                raise JobInvalid(f"expected an object with qual_name, got {type(item).__name__}")
+            kwargs = dict(item)
+            qual_name = kwargs.pop("qual_name", None)
+            if not isinstance(qual_name, str) or not qual_name:
+                raise JobInvalid("[qual_name] missing: the job's qualified name module.Class")
+            cls = resolve(qual_name)
+            settings, args = split_kwargs(cls, qual_name, kwargs)
+            transitions.args_hash(args)  # JSON values only
+        except (JobNotFound, JobInvalid) as exc:
+            raise type(exc)(f"jobs[{index}]: {exc}") from None
+        checked.append((qual_name, settings, args))
+    done = transitions.enqueue_many([(*item, None) for item in checked], by=by)
+    return [job if isinstance(job, Job) else None for job in done]
 
 
 def kill(job_id: str, by: str | None = None) -> Job:

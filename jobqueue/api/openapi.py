@@ -354,6 +354,44 @@ BULK_BODY = {
     "required": ["action", "ids"],
 }
 
+ENQUEUE_MANY_BODY = {
+    "type": "object",
+    "properties": {
+        "jobs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    k: v for k, v in ENQUEUE_BODY["properties"].items() if k != "follow"
+                },
+                "required": ["qual_name"],
+            },
+            "description": "the jobs, at most `CORE4_ENQUEUE_MANY_MAX` (default 10000)",
+        },
+    },
+    "required": ["jobs"],
+}
+
+ENQUEUE_MANY_RESULT = component(
+    "JobEnqueueManyResult",
+    {
+        "type": "array",
+        "description": "Per job, in the order sent: `{ok: true, data: <new id>}` or "
+        "`{ok: false, code: 400, error}` where an unfinished job with that name and arguments "
+        "exists (or an earlier item is the same job).",
+        "items": {
+            "type": "object",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "data": {"type": "string", "description": "the new job's id"},
+                "code": {"type": "integer", "description": "400"},
+                "error": _STR,
+            },
+            "required": ["ok"],
+        },
+    },
+)
+
 BULK_RESULT = component(
     "JobBulkResult",
     {

@@ -52,6 +52,7 @@ from jobqueue.api.queries import (
     search,
 )
 from jobqueue.api.streaming import event_stream, follow_job
+from jobqueue.errors import JobExists
 from jobqueue.job import SETTINGS
 from jobqueue.models import Job, Schedule
 from jobqueue.registry import MAX_NAME_LENGTH, JobEntry, registry
@@ -62,6 +63,8 @@ SYSTEM_HANDLER = "core4.api.v1.request.standard.system.SystemHandler"
 
 #: Top-level enqueue arguments that are neither settings nor job arguments.
 ENQUEUE_RESERVED = {"qual_name", "args", "follow", "token", "username", "password"}
+#: Keys of one job of ``POST /job/bulk`` besides the settings.
+BULK_KEYS = {"qual_name", "args"}
 SETTING_TYPES: dict[str, type] = {key: int for key in SETTINGS} | {"force": bool, "worker": str}
 
 ID = path("id", "the job's id (24 hex digits)")
@@ -396,7 +399,8 @@ class JobActionView(JobView):
 
 
 class JobBulkView(JobView):
-    """``PUT /job/bulk``: one action on many jobs, each checked and done on its own."""
+    """``PUT /job/bulk``: one action on many jobs, each checked and done on its own;
+    ``POST /job/bulk``: enqueue many jobs in one transaction."""
 
     @extend_schema(
         summary="Kill, remove or restart many jobs, with a result per job",
@@ -432,6 +436,63 @@ class JobBulkView(JobView):
             except Core4Error as exc:
                 results[job_id] = {"ok": False, "code": exc.status_code, "error": exc.error}
         return Response(results)
+
+    @extend_schema(
+        summary="Enqueue many jobs in one transaction",
+        description="`jobs` lists at most `CORE4_ENQUEUE_MANY_MAX` jobs (default 10000; more "
+        "is a 400 naming the setting), each as the body of `POST /job` (without `follow`). "
+        "Needs `job://<qual_name>/x` for every `qual_name`; one the user may not execute is "
+        "a 403, one that is invalid a 400 (404: no such job class) naming its index, and "
+        "then nothing is enqueued. Otherwise all new jobs are enqueued in one transaction, "
+        "each with its `enqueue_job` event in the order sent; `data` has a result per job: "
+        "its id, or `ok: false` where it exists already (nothing is enqueued twice).",
+        request={"application/json": openapi.ENQUEUE_MANY_BODY},
+        responses={
+            (200, "application/json"): envelope(openapi.ENQUEUE_MANY_RESULT),
+            (400, "application/json"): OpenApiResponse(ERROR, "bad, too many or invalid jobs"),
+            (404, "application/json"): OpenApiResponse(ERROR, "no such job class"),
+        },
+    )
+    def post(self, request) -> Response:
+        jobs = argument(request, "jobs", as_type=list)
+        maximum = limit("CORE4_ENQUEUE_MANY_MAX")
+        if len(jobs) > maximum:
+            raise too_big(f"{len(jobs)} jobs", "CORE4_ENQUEUE_MANY_MAX")
+        allowed = lru_cache(maxsize=None)(self.access.can_execute_job)
+        items = []
+        for index, job in enumerate(jobs):
+            if not isinstance(job, dict):
+                raise BadRequest(f"jobs[{index}]: expected an object with qual_name")
+            unknown = sorted(str(k) for k in job if k not in SETTINGS and k not in BULK_KEYS)
+            if unknown:
+                raise BadRequest(
+                    f"jobs[{index}]: unknown parameter [{unknown[0][:100]}]: job arguments go "
+                    f"into [args], settings are {sorted(SETTINGS)}"
+                )
+            qual_name = job.get("qual_name")
+            if not isinstance(qual_name, str) or not qual_name.strip():
+                raise BadRequest(
+                    f"jobs[{index}]: parameter [qual_name] must be a qualified name module.Class"
+                )
+            if not allowed(qual_name):
+                raise Forbidden(f"no permission to execute job [{qual_name[:255]}]")
+            if not isinstance(job.get("args", {}), dict):
+                raise BadRequest(f"jobs[{index}]: parameter [args] must be an object")
+            items.append(job)
+        with job_errors():
+            created = services.enqueue_many(items, by=self.by)
+        return Response(
+            [
+                {"ok": True, "data": job.id}
+                if job is not None
+                else {
+                    "ok": False,
+                    "code": 400,
+                    "error": str(JobExists(item["qual_name"], item.get("args", {}))),
+                }
+                for item, job in zip(items, created, strict=True)
+            ]
+        )
 
     def act_on(self, action: str, job_id: str) -> bool | str:
         job = self.executable_job(job_id)

@@ -80,3 +80,63 @@ def test_bounded_and_validated(api, settings):
 def test_duplicate_ids_act_once(api):
     job = enqueue(ECHO)
     assert data_of(bulk(api, "remove", [job.id, job.id])) == {job.id: {"ok": True, "data": True}}
+
+
+# --- POST /job/bulk: enqueue many ---------------------------------------------------------------
+def enqueue_many(api, jobs):
+    return api.post("/job/bulk", {"jobs": jobs})
+
+
+def test_enqueue_many_with_a_result_per_job(api):
+    existing = enqueue(ECHO, args={"n": 0})
+    jobs = [{"qual_name": ECHO, "args": {"n": n}, "priority": 3} for n in range(3)]
+    results = data_of(enqueue_many(api, jobs + [jobs[1]]))
+    assert results[0] == {
+        "ok": False, "code": 400, "error": f"job [{ECHO}] exists with args {{'n': 0}}"
+    }  # fmt: skip
+    assert [r["ok"] for r in results] == [False, True, True, False]
+    created = Job.objects.filter(pk__in=[r["data"] for r in results if r["ok"]])
+    assert sorted(job.args["n"] for job in created) == [1, 2]
+    assert {job.priority for job in created} == {3} and {job.enqueued_by for job in created} == {
+        "admin"
+    }
+    assert existing.id not in {r.get("data") for r in results}
+
+
+def test_enqueue_many_needs_execute_on_every_job(as_user):
+    jobs = [{"qual_name": ECHO, "args": {"n": 1}}, {"qual_name": OTHER}]
+    response = enqueue_many(as_user("x"), jobs)
+    assert response.status_code == 403
+    assert f"no permission to execute job [{OTHER}]" in response.json()["error"]
+    assert not Job.objects.exists()
+    assert enqueue_many(as_user("r"), jobs[:1]).status_code == 403
+    assert enqueue_many(as_user("none"), jobs[:1]).status_code == 403
+    assert data_of(enqueue_many(as_user("x"), jobs[:1]))[0]["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "text"),
+    [
+        ({"jobs": "x"}, 400, "jobs"),
+        ({}, 400, "Missing argument jobs"),
+        ({"jobs": [1]}, 400, "jobs[0]: expected an object"),
+        ({"jobs": [{"qual_name": ECHO, "colour": 1}]}, 400, "jobs[0]: unknown parameter [colour]"),
+        ({"jobs": [{"qual_name": ""}]}, 400, "jobs[0]: parameter [qual_name]"),
+        ({"jobs": [{"qual_name": ECHO, "args": [1]}]}, 400, "jobs[0]: parameter [args]"),
+        ({"jobs": [{"qual_name": ECHO, "priority": "x"}]}, 400, "jobs[0]: [priority]"),
+        ({"jobs": [{"qual_name": "tests.jobqueue.api.jobs.Nope"}]}, 404, "jobs[0]: job ["),
+    ],
+)
+def test_enqueue_many_bad_input(api, body, status, text):
+    response = api.post("/job/bulk", body)
+    assert response.status_code == status, response.content
+    assert text in response.json()["error"]
+    assert not Job.objects.exists()
+
+
+def test_enqueue_many_bounded(api, settings):
+    settings.CORE4_ENQUEUE_MANY_MAX = 2
+    response = enqueue_many(api, [{"qual_name": ECHO, "args": {"n": n}} for n in range(3)])
+    assert response.status_code == 400
+    assert "CORE4_ENQUEUE_MANY_MAX (2)" in response.json()["error"]
+    assert data_of(enqueue_many(api, [])) == []
