@@ -34,12 +34,12 @@ def schedule(site, **body) -> dict:
 
 
 def class_schedule(site) -> str:
-    """A class schedule row as the scheduler keeps it (the firing engine is not needed here)."""
+    """The class schedule row, as the scheduler keeps it (a worker of the stack may have
+    synced it already: the sync is idempotent)."""
     code = (
-        "from jobqueue.models import Schedule; from core4api.ids import utcnow; "
-        "from datetime import timedelta; "
-        f"print(Schedule.objects.create(name={SCHEDULED!r}, cron='0 3 * * *', "
-        "source='class', next_run=utcnow() + timedelta(hours=5)).id)"
+        "from jobqueue.models import Schedule; from jobqueue.scheduling import "
+        "sync_class_schedules; sync_class_schedules(); "
+        f"print(Schedule.objects.get(name={SCHEDULED!r}, source='class').id)"
     )
     return site.stack.manage("shell", "-c", code).stdout.strip().splitlines()[-1]
 
