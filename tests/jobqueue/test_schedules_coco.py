@@ -34,7 +34,7 @@ def test_schedules_table_lists_every_column():
     cron = schedules.create(SLEEP, by="ops", cron="0 6 * * 1", timezone="Europe/Berlin")
     every = schedules.create(SLEEP, by="ops", interval=300, args={"sleep": 1}, enabled=False,
                              reason="holiday")  # fmt: skip
-    Schedule.objects.create(name=SCHEDULED, cron="0 3 * * *", source=Schedule.CLASS,
+    Schedule.objects.create(name=SCHEDULED, cron="0 3 29 2 *", source=Schedule.CLASS,
                             next_run=datetime(2031, 1, 1, 3, tzinfo=UTC))  # fmt: skip
     rows = table(coco("--schedules")[0])
     assert rows[0] == ["_id", "name", "schedule", "zone", "enabled", "next run (UTC)",
@@ -72,7 +72,7 @@ def test_enable_disable_run_in_words():
 
 def test_errors_are_one_line():
     assert coco_error("--enable-schedule", "nope") == "schedule [nope] not found"
-    row = Schedule.objects.create(name=SCHEDULED, cron="0 3 * * *", source=Schedule.CLASS)
+    row = Schedule.objects.create(name=SCHEDULED, cron="0 3 29 2 *", source=Schedule.CLASS)
     assert "read-only" in coco_error("--disable-schedule", row.id)
 
 
@@ -110,7 +110,7 @@ def test_update_needs_the_current_etag_and_bumps_it():
 
 
 def test_class_rows_are_read_only_but_can_run_now():
-    row = Schedule.objects.create(name=SCHEDULED, cron="0 3 * * *", source=Schedule.CLASS)
+    row = Schedule.objects.create(name=SCHEDULED, cron="0 3 29 2 *", source=Schedule.CLASS)
     for call in (
         lambda: schedules.update(row.id, 1, cron="0 4 * * *"),
         lambda: schedules.delete(row.id, 1),

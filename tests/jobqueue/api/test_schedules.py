@@ -25,7 +25,7 @@ def create(api, **body):
 
 def class_row(name=SCHEDULED, **fields):
     fields.setdefault("next_run", utcnow())
-    return Schedule.objects.create(name=name, cron="0 3 * * *", source=Schedule.CLASS, **fields)
+    return Schedule.objects.create(name=name, cron="0 3 29 2 *", source=Schedule.CLASS, **fields)
 
 
 def when(text):
@@ -295,7 +295,7 @@ def test_paged_filtered_sorted(api):
 def test_job_list_shows_class_schedules_and_next_run(api):
     items = {item["_id"]: item for item in data_of(api.get("/job/list", {"per_page": 1000}))}
     scheduled = items[SCHEDULED]
-    assert scheduled["schedule"] == "0 3 * * *"
+    assert scheduled["schedule"] == "0 3 29 2 *"
     computed = when(scheduled["next_run"])
     assert (computed.hour, computed.minute) == (3, 0) and computed > utcnow()
     assert items["tests.jobqueue.api.jobs.InheritsScheduleJob"]["schedule"] is None
