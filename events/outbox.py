@@ -43,37 +43,49 @@ HUB_GROUP = "core4.events"
 #: ``pg_advisory_xact_lock`` key serialising event inserts with commits (any fixed 64-bit int).
 COMMIT_ORDER_LOCK = 0x636F726534657674  # "core4evt"
 PUBLISH_TIMEOUT = 5.0
+#: rows per INSERT statement of :func:`store_many` (PostgreSQL; 6 parameters each)
+INSERT_ROWS = 1000
 
 
-#: PostgreSQL: take the commit-order lock and insert, in one round trip. The lock's CTE is
-#: read before the row is formed, so the id (the column default, ``nextval``) is drawn
-#: after the lock is held.
+#: PostgreSQL: take the commit-order lock and insert the rows, in one round trip. The lock's
+#: CTE is read before a row is formed, so the ids (the column default, ``nextval``) are
+#: drawn after the lock is held, in the rows' order.
 _INSERT_SQL = """
 WITH ordered AS (SELECT pg_advisory_xact_lock(%s))
-INSERT INTO {table} ({columns}) SELECT {values} FROM ordered RETURNING {pk}
+INSERT INTO {table} ({columns})
+SELECT {values} FROM ordered, (VALUES {rows}) AS v({names}) ORDER BY v.position
+RETURNING {pk}
 """
 _COLUMNS = ("created", "name", "author", "channel", "data", "total")
 
 
-def _insert_ordered(event: Event, using: str) -> None:
-    """Insert ``event`` under the commit-order lock (PostgreSQL); sets its ``pk``."""
+def _insert_ordered(events: list[Event], using: str) -> None:
+    """Insert ``events`` under the commit-order lock (PostgreSQL), in one statement, their
+    ids in list order; sets their ``pk``."""
     connection = connections[using]
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
     quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # ids are drawn in the order of the VALUES rows (ORDER BY their position)
     sql = _INSERT_SQL.format(
         table=quote(Event._meta.db_table),
         columns=", ".join(quote(field.column) for field in fields),
-        values=", ".join(["%s"] * len(fields)),
+        rows=", ".join(f"({index}, {row[1:]}" for index in range(len(events))),
+        names=", ".join(["position", *(f"c{i}" for i in range(len(fields)))]),
+        values=", ".join(f"v.c{i}::{field.db_type(connection)}" for i, field in enumerate(fields)),
         pk=quote(Event._meta.pk.column),
     )
-    params = [COMMIT_ORDER_LOCK] + [
-        field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields
-    ]
+    params: list[Any] = [COMMIT_ORDER_LOCK]
+    for event in events:
+        params += [field.get_db_prep_save(getattr(event, field.attname), connection)
+                   for field in fields]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        event.pk = cursor.fetchone()[0]
-    event._state.adding = False
-    event._state.db = using
+        ids = sorted(row[0] for row in cursor.fetchall())
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = using
 
 
 def queue_total(data: Any) -> int | None:
@@ -93,7 +105,7 @@ def store(
     inside = transaction.get_connection(using).in_atomic_block
     with transaction.atomic(using=using, savepoint=not inside):
         if connections[using].vendor == "postgresql":
-            _insert_ordered(event, using)
+            _insert_ordered([event], using)
         else:  # SQLite: writers are serialised from BEGIN IMMEDIATE
             event.save(using=using, force_insert=True)
         transaction.on_commit(lambda: announce(event.pk), using=using)
@@ -116,9 +128,10 @@ def store_many(
     inside = transaction.get_connection(using).in_atomic_block
     with transaction.atomic(using=using, savepoint=not inside):
         if connections[using].vendor == "postgresql":  # ids drawn after the lock is held
-            with connections[using].cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK])
-        Event.objects.using(using).bulk_create(events)
+            for start in range(0, len(events), INSERT_ROWS):
+                _insert_ordered(events[start : start + INSERT_ROWS], using)
+        else:
+            Event.objects.using(using).bulk_create(events)
         last = max(event.pk for event in events)
         transaction.on_commit(lambda: announce(last), using=using)
     return events

@@ -13,7 +13,9 @@ scheduler's ``enqueue_many``) *before* their ``job_transition`` signals, with ``
 list of ``(event, job, counts)`` as above, in order, and ``author``. A receiver that handles
 it (the events app: one INSERT for all their events) gets each item's ``job_transition``
 again with ``batched=True`` and ignores those; every other receiver keeps seeing every
-transition through ``job_transition``.
+transition through ``job_transition``. The transitions of a worker's turn
+(``transitions.batch``) are sent this way too, together at the end of the turn's
+transaction, each with a copy of its job as it was after that transition.
 
 ``queue_summary`` is sent by the worker that holds the summary lease every
 ``CORE4_SUMMARY_INTERVAL`` seconds, outside any transaction, with ``rows``: the raw,

@@ -15,6 +15,7 @@ running on that worker (``JobStateError``), so a late report of a settled job is
 
 from __future__ import annotations
 
+import copy
 import getpass
 import hashlib
 import json
@@ -143,6 +144,9 @@ def _shift(old: str | None, new: str | None) -> dict[str, int] | None:
         deltas[old] = -1
     if new:
         deltas[new] = 1
+    pending = _PENDING.get()
+    if pending is not None and pending.counters is not None:
+        return pending.shift(deltas)
     if connection.vendor == "postgresql":
         sql = _SHIFT_SQL.format(table=connection.ops.quote_name(QueueCount._meta.db_table))
         params: dict[str, Any] = {"states": sorted(deltas), "old": old or ""}
@@ -200,6 +204,10 @@ def _emit(event: str, job: Job, by: str | None, now_counts: dict[str, int] | Non
     if now_counts is None:
         known = _BATCH.get()
         now_counts = dict(known) if known is not None else counts()
+    pending = _PENDING.get()
+    if pending is not None:  # sent at the end of the batch, with the job as it is now
+        pending.events.append((event, copy.copy(job), now_counts, author_of(by)))
+        return
     job_transition.send(sender=Job, event=event, job=job, counts=now_counts, author=author_of(by))
 
 
@@ -216,6 +224,10 @@ def _emit_many(items: list[tuple[str, Job, dict[str, int]]], by: str | None) -> 
 
 def notify() -> None:
     """Wake idle workers at commit (PostgreSQL ``NOTIFY``; SQLite workers poll)."""
+    pending = _PENDING.get()
+    if pending is not None:
+        pending.notify = True  # once, at the end of the batch
+        return
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
@@ -232,6 +244,70 @@ _BATCH: ContextVar[dict[str, int] | None] = ContextVar("batch", default=None)
 _IN_BATCH: ContextVar[bool] = ContextVar("in_batch", default=False)
 #: Inside :func:`batch`: its jobs, read (and locked) once by the batch, by id.
 _JOBS: ContextVar[dict[str, Job] | None] = ContextVar("batch_jobs", default=None)
+
+
+class _Pending:
+    """What the transitions of a :func:`batch` leave for its end, to be written together
+    just before it commits: their events (sent as ``job_transitions`` + ``job_transition``
+    with ``batched=True``: one INSERT for all), one ``NOTIFY``, and on PostgreSQL the counter
+    shifts (one UPDATE; the batch holds every counter row locked, so the counts after each
+    change are known exactly without writing them one by one)."""
+
+    def __init__(self, counters: dict[str, int] | None):
+        #: every counter row's count as of the batch's last change (PostgreSQL), else None
+        self.counters = counters
+        self.start = dict(counters or {})
+        self.events: list[tuple[str, Job, dict[str, int], str]] = []
+        self.notify = False
+
+    def shift(self, deltas: dict[str, int]) -> dict[str, int]:
+        counters = self.counters
+        assert counters is not None
+        for state, delta in deltas.items():
+            counters[state] = counters.get(state, 0) + delta
+        now = {state: n for state, n in sorted(counters.items()) if n > 0}
+        _BATCH.set(now)
+        return now
+
+    def flush(self) -> None:
+        if self.counters is not None:
+            _write_counters(self.start, self.counters)
+        events, self.events = self.events, []
+        run: list[tuple[str, Job, dict[str, int]]] = []
+        for index, (event, job, now_counts, author) in enumerate(events):
+            run.append((event, job, now_counts))
+            if index + 1 == len(events) or events[index + 1][3] != author:
+                _emit_many(run, author)  # consecutive events of one author together
+                run = []
+        if self.notify:
+            self.notify = False
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+def _write_counters(before: dict[str, int], after: dict[str, int]) -> None:
+    """Shift the counter rows (locked by the batch) from ``before`` to ``after``: one UPDATE
+    for the rows that exist, created for the others (after a flush; migrate creates them)."""
+    deltas = {state: after[state] - before.get(state, 0) for state in sorted(after)}
+    existing = {state: d for state, d in deltas.items() if d and state in before}
+    if existing:
+        table = connection.ops.quote_name(QueueCount._meta.db_table)
+        values = ", ".join(["(%s, %s)"] * len(existing))
+        params: list[Any] = [item for pair in existing.items() for item in pair]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET n = c.n + v.delta "
+                f"FROM (VALUES {values}) AS v(state, delta) WHERE c.state = v.state",
+                params,
+            )
+    missing = {state: d for state, d in deltas.items() if d and state not in before}
+    if missing:
+        _create_counters(missing)
+
+
+#: Inside :func:`batch`: what its transitions leave for its end (:class:`_Pending`).
+_PENDING: ContextVar[_Pending | None] = ContextVar("batch_pending", default=None)
 
 
 def _step():
@@ -262,6 +338,12 @@ def batch(job_ids: list[str]):
     the job rows are read with their locks, once: a transition of one of them takes it from
     there (the same object for two transitions of a job in one batch: each sees the other's
     change) instead of reading it again.
+
+    What the transitions leave for the end (:class:`_Pending`) is written there, still in
+    the transaction: their events, in the transitions' order, with one INSERT (the signals
+    ``job_transitions`` + ``job_transition`` with ``batched=True``, each with a copy of its
+    job as it was after that change), one ``NOTIFY`` and, on PostgreSQL, one UPDATE of the
+    counters. A batch that raises writes none of it.
     """
     with transaction.atomic():
         ids = sorted(set(job_ids))
@@ -272,14 +354,20 @@ def batch(job_ids: list[str]):
         counters = QueueCount.objects.select_for_update().order_by("state")
         rows = list(counters.values_list("state", "n"))
         postgres = connection.vendor == "postgresql"
+        pending = _Pending(dict(rows) if postgres else None)
         tokens = (
             _IN_BATCH.set(True),
             _BATCH.set({state: n for state, n in rows if n > 0} if postgres else None),
             _JOBS.set(jobs),
+            _PENDING.set(pending),
         )
         try:
             yield
+            _PENDING.reset(tokens[3])
+            pending.flush()  # still inside the transaction: written with what it changed
         finally:
+            if _PENDING.get() is pending:
+                _PENDING.reset(tokens[3])
             _JOBS.reset(tokens[2])
             _BATCH.reset(tokens[1])
             _IN_BATCH.reset(tokens[0])

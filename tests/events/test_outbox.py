@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from events.models import Event, format_id, parse_id
-from events.outbox import flush, store
+from events.outbox import flush, store, store_many
 from jobqueue.transitions import os_user
 from tests.events.helpers import summary, transition
 
@@ -45,9 +45,11 @@ def _shared_memory_sqlite() -> bool:
     return connection.vendor == "sqlite" and connection.is_in_memory_db()
 
 
-def test_ids_follow_commit_order():
+@pytest.mark.parametrize("many", [False, True], ids=["one", "several"])
+def test_ids_follow_commit_order(many):
     """When an event commits, every event with a lower id has committed already — even one
-    whose transaction took its id first and is slow to commit."""
+    whose transaction took its id first and is slow to commit (``several``: its events were
+    stored with one statement, ``store_many``)."""
     if _shared_memory_sqlite():
         pytest.skip(
             "the in-memory SQLite test database has table locks (SQLITE_LOCKED) instead of the "
@@ -60,7 +62,13 @@ def test_ids_follow_commit_order():
     def slow():
         try:
             with transaction.atomic():
-                seen["slow"] = store("enqueue_job", "queue", {"queue": {"pending": 1}}).pk
+                if many:
+                    rows = [("enqueue_job", "queue", {"queue": {"pending": n}}) for n in (1, 2, 3)]
+                    pks = [event.pk for event in store_many(rows)]
+                    assert pks == sorted(pks) and len(set(pks)) == 3
+                    seen["slow"] = pks
+                else:
+                    seen["slow"] = [store("enqueue_job", "queue", {"queue": {"pending": 1}}).pk]
                 inserted.set()
                 time.sleep(0.5)
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -89,8 +97,8 @@ def test_ids_follow_commit_order():
     for thread in threads:
         thread.join(30)
     assert not errors, errors
-    assert seen["fast"] > seen["slow"]
-    assert seen["lower_visible"] == [seen["slow"]], "a later id committed before an earlier one"
+    assert seen["fast"] > max(seen["slow"])
+    assert seen["lower_visible"] == seen["slow"], "a later id committed before an earlier one"
 
 
 def test_unreachable_layer_never_fails_a_transition(settings, caplog):
@@ -121,3 +129,15 @@ def test_parse_id_rejects_garbage(value):
 def test_parse_id_round_trip():
     assert parse_id(format_id(123456789)) == 123456789
     assert parse_id(42) == 42
+
+
+def test_store_many_keeps_the_order_across_statements(monkeypatch):
+    monkeypatch.setattr("events.outbox.INSERT_ROWS", 7)
+    rows = [("enqueue_job", "queue", {"queue": {"pending": n}}) for n in range(1, 21)]
+    events = store_many(rows, author="mra")
+    assert [e.pk for e in events] == sorted(e.pk for e in events)
+    stored = list(Event.objects.order_by("id").values_list("id", "data", "author", "total"))
+    assert stored == [
+        (e.pk, {"queue": {"pending": n}}, "mra", n)
+        for e, n in zip(events, range(1, 21), strict=True)
+    ]

@@ -1,0 +1,124 @@
+"""A worker's turn in one transaction (``transitions.batch``): its transitions' events, the
+counter shifts and the ``NOTIFY`` are written together at its end, exactly as if each
+transition had written its own — or not at all when the batch fails."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from events.models import Event
+from jobqueue import services, transitions
+from jobqueue.models import Job, QueueCount
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOOP = "jobqueue.jobs.example.NoopJob"
+WORKER = "batch-worker"
+
+
+def stored(job_ids: set[str]) -> list[tuple[str, str, dict]]:
+    """The stored queue events of ``job_ids``, in id order: (name, job id, counts)."""
+    rows = Event.objects.filter(channel="queue").order_by("id")
+    return [(e.name, e.data["_id"], e.data["queue"]) for e in rows if e.data.get("_id") in job_ids]
+
+
+def counter_rows() -> dict[str, int]:
+    return dict(QueueCount.objects.filter(n__gt=0).values_list("state", "n"))
+
+
+def test_a_turn_stores_its_events_in_order_with_exact_counts(events):
+    a = services.enqueue(NOOP, n=1)
+    b = services.enqueue(NOOP, n=2)
+    c = services.enqueue(NOOP, n=3)
+    first = transitions.pick(WORKER)
+    assert first is not None and first.id == a.id
+    events.events.clear()
+
+    with transitions.batch([a.id]):
+        transitions.start(a.id, WORKER, os.getpid())
+        transitions.complete(a.id, WORKER, "out", {"ok": True})
+        second = transitions.pick(WORKER, busy=set())
+        third = transitions.pick(WORKER, busy=set())
+        assert Event.objects.filter(name="complete_job").count() == 0  # not written yet
+    assert second is not None and third is not None
+    assert [second.id, third.id] == [b.id, c.id]
+
+    assert stored({a.id, b.id, c.id})[-4:] == [
+        ("start_job", a.id, {"running": 1, "pending": 2}),
+        ("complete_job", a.id, {"pending": 2}),
+        ("request_start_job", b.id, {"pending": 1, "running": 1}),
+        ("request_start_job", c.id, {"running": 2}),
+    ]
+    # receivers saw each transition once, with the job as it was after that transition
+    assert [(name, jid) for name, jid, _, _ in events.events] == [
+        ("start_job", a.id),
+        ("complete_job", a.id),
+        ("request_start_job", b.id),
+        ("request_start_job", c.id),
+    ]
+    assert counter_rows() == transitions.recount() == {"running": 2}
+
+
+def test_receivers_get_a_copy_of_the_job_as_it_was_then():
+    from jobqueue.signals import job_transition
+
+    seen: list[tuple[str, str, bool]] = []
+
+    def receiver(sender, event, job, **kwargs):
+        seen.append((event, job.state, job.journaled))
+
+    job = services.enqueue(NOOP, n=4)
+    transitions.pick(WORKER)
+    job_transition.connect(receiver, weak=False)
+    try:
+        with transitions.batch([job.id]):
+            transitions.start(job.id, WORKER, os.getpid())
+            transitions.complete(job.id, WORKER)
+    finally:
+        job_transition.disconnect(receiver)
+    assert seen == [("start_job", "running", False), ("complete_job", "complete", True)]
+
+
+def test_a_failed_turn_writes_nothing():
+    job = services.enqueue(NOOP, n=5)
+    other = services.enqueue(NOOP, n=6)
+    transitions.pick(WORKER)
+    before_events = Event.objects.count()
+    before_counts = counter_rows()
+    with pytest.raises(RuntimeError), transitions.batch([job.id]):
+        transitions.start(job.id, WORKER, os.getpid())
+        transitions.complete(job.id, WORKER)
+        assert transitions.pick(WORKER, busy=set()).id == other.id
+        raise RuntimeError("the turn fails after its transitions")
+    assert Event.objects.count() == before_events
+    assert counter_rows() == before_counts == {"pending": 1, "running": 1}
+    assert Job.objects.get(pk=job.id).state == "running"
+    assert Job.objects.get(pk=other.id).state == "pending"
+    # and the next turn does it
+    with transitions.batch([job.id]):
+        transitions.start(job.id, WORKER, os.getpid())
+        transitions.complete(job.id, WORKER)
+    assert counter_rows() == transitions.recount() == {"pending": 1}
+
+
+def test_one_notify_and_one_event_insert_per_turn():
+    jobs = [services.enqueue(NOOP, n=10 + i) for i in range(3)]
+    for _ in jobs:
+        transitions.pick(WORKER)
+    ids = [job.id for job in jobs]
+    with CaptureQueriesContext(connection) as queries, transitions.batch(ids):
+        for job_id in ids:
+            transitions.start(job_id, WORKER, os.getpid())
+            transitions.complete(job_id, WORKER)
+    statements = [" ".join(q["sql"].split()).upper() for q in queries.captured_queries]
+    inserts = [s for s in statements if s.startswith(("INSERT", "WITH ORDERED"))]
+    assert len(inserts) == 1, inserts
+    assert sum(s.startswith("NOTIFY") for s in statements) == (
+        1 if connection.vendor == "postgresql" else 0
+    )
+    assert [name for name, _, _ in stored(set(ids))][-6:] == ["start_job", "complete_job"] * 3
+    assert transitions.recount() == counter_rows() == {}
