@@ -571,13 +571,30 @@ def pick(
     busy: set[str] | None = None,
     run_mode: Callable[[str], str] | None = None,
 ) -> Job | None:
-    """Claim the next runnable job for ``worker`` (``request_start_job``), or None.
+    """Claim the next runnable job for ``worker`` (``request_start_job``), or None:
+    :func:`pick_many` for one job."""
+    picked = pick_many(worker, 1, paused=paused, now=now, busy=busy, run_mode=run_mode)
+    return picked[0] if picked else None
+
+
+def pick_many(
+    worker: str,
+    limit: int,
+    *,
+    paused: Sequence[str] = (),
+    now: datetime | None = None,
+    busy: set[str] | None = None,
+    run_mode: Callable[[str], str] | None = None,
+) -> list[Job]:
+    """Claim up to ``limit`` runnable jobs for ``worker`` (``request_start_job`` each), in
+    pick order; fewer (or none) if fewer are runnable.
 
     Deferred jobs past ``inactive_at`` become ``inactive`` (``inactivate_job``) on the way.
     Pick order: force, priority (higher first), FIFO. ``max_parallel`` counts running jobs
     of the same name across all workers; on PostgreSQL candidates are taken with
-    ``FOR UPDATE SKIP LOCKED`` and the count is re-checked under a per-name advisory lock,
-    on SQLite the transaction holds the database's write lock.
+    ``FOR UPDATE SKIP LOCKED`` (up to ``limit`` at a time) and the count is checked under a
+    per-name advisory lock, held to the end of the transaction; on SQLite the transaction
+    holds the database's write lock.
 
     ``busy`` (a set; inside :func:`batch`, which holds locks a waiting pick could deadlock
     with): never wait for a per-name lock — a name another transaction is picking right
@@ -585,6 +602,8 @@ def pick(
 
     ``run_mode(name)``: how the worker will run the job (``fork``/``pool``, stored in
     ``Job.run_mode``); default ``fork``.
+
+    Outside :func:`batch` each claim is a transaction of its own.
     """
     postgres = connection.vendor == "postgresql"
     fixed_now = now
@@ -592,7 +611,11 @@ def pick(
     # check below is authoritative), which saves the count per name in the common case
     known_full: dict[str, int] = {}
     skipped: set[str] = set()
-    while True:
+    picked: list[Job] = []
+    batched = postgres and _IN_BATCH.get()
+    #: running jobs per name, counted under the name's lock (held to the end of the batch)
+    counted: dict[str, int] = {}
+    while len(picked) < limit:
         with _step():
             # the clock is read inside the transaction: on SQLite BEGIN waits for the write
             # lock, and a time taken before would date the claim before jobs that finished
@@ -601,48 +624,89 @@ def pick(
             full = known_full if postgres else running_per_name()
             full = {**full, **dict.fromkeys(skipped, _ALL)}
             query = _candidates(worker, now, list(paused), full)
+            # several at a time only inside a batch on PostgreSQL (outside, each claim is a
+            # transaction of its own; SQLite reads the running counts again for each)
+            take = limit - len(picked) if batched else 1
             if postgres:
                 query = query.select_for_update(skip_locked=True)
-            job = query.first()
-            if job is None:
-                return None
-            if postgres:
-                if not _name_lock(job.name, wait=busy is None):
-                    skipped.add(job.name)
-                    busy.add(job.name)  # type: ignore[union-attr]  # not waiting: busy is a set
+            candidates = list(query[:take])
+            if not candidates:
+                return picked
+            again = False  # look again: a name turned out full or busy, a job inactive
+            for job in candidates:
+                if job.name in skipped:
+                    again = True
                     continue
-                running = Job.objects.filter(journaled=False, state=RUNNING, name=job.name).count()
-                if running >= job.max_parallel:
-                    # this name's slots are taken: look again without any full name
-                    known_full = {**running_per_name(), job.name: running}
+                running = 0
+                if postgres:
+                    known = counted.get(job.name)
+                    if known is None:
+                        known = _running_under_lock(job.name, wait=busy is None)
+                    if known is None:
+                        skipped.add(job.name)
+                        busy.add(job.name)  # type: ignore[union-attr]  # not waiting: a set
+                        again = True
+                        continue
+                    running = known
+                    if running >= job.max_parallel:
+                        # this name's slots are taken: look again without any full name
+                        known_full = {**running_per_name(), job.name: running}
+                        again = True
+                        continue
+                elif not Job.objects.filter(
+                    pk=job.pk, journaled=False, state__in=PICKABLE, removed_at=None
+                ).exists():  # SQLite: re-check the claim (the row may have changed since read)
+                    again = True
                     continue
-            elif not Job.objects.filter(
-                pk=job.pk, journaled=False, state__in=PICKABLE, removed_at=None
-            ).exists():  # SQLite: re-check the claim (the row may have changed since read)
-                continue
-            old = job.state
-            if old == DEFERRED and job.inactive_at is not None and job.inactive_at <= now:
-                job.state = INACTIVE
-                job.query_at = None
-                shifted = _save(job, old, "state", "query_at")
-                _emit(INACTIVATE_JOB, job, None, shifted)
-                log.info("done execution with [inactive] - [%s] with [%s]", job.name, job.id)
-                continue
-            job.state = RUNNING
-            job.started_at = now
-            job.query_at = None
-            job.trial += 1
-            job.locked_by = worker
-            job.locked_hostname = hostname()
-            job.heartbeat = now
-            job.pid = None
-            job.run_mode = run_mode(job.name) if run_mode is not None else "fork"
-            shifted = _save(
-                job, old, "state", "started_at", "query_at", "trial", "locked_by",
-                "locked_hostname", "heartbeat", "pid", "run_mode",
-            )  # fmt: skip
-            _emit(REQUEST_START_JOB, job, None, shifted)
-            return job
+                if _inactivate_if_due(job, now):
+                    again = True
+                    continue
+                _claim(job, worker, now, run_mode)
+                picked.append(job)
+                if batched:
+                    counted[job.name] = running + 1
+            if not again and len(candidates) < take:
+                return picked  # no more runnable jobs
+    return picked
+
+
+def _running_under_lock(name: str, wait: bool) -> int | None:
+    """Running jobs of ``name``, counted under its per-name lock (PostgreSQL); None if the
+    lock is busy and not ``wait``."""
+    if not _name_lock(name, wait):
+        return None
+    return Job.objects.filter(journaled=False, state=RUNNING, name=name).count()
+
+
+def _inactivate_if_due(job: Job, now: datetime) -> bool:
+    """A deferred job past ``inactive_at`` becomes ``inactive`` instead of running."""
+    if job.state != DEFERRED or job.inactive_at is None or job.inactive_at > now:
+        return False
+    old = job.state
+    job.state = INACTIVE
+    job.query_at = None
+    shifted = _save(job, old, "state", "query_at")
+    _emit(INACTIVATE_JOB, job, None, shifted)
+    log.info("done execution with [inactive] - [%s] with [%s]", job.name, job.id)
+    return True
+
+
+def _claim(job: Job, worker: str, now: datetime, run_mode: Callable[[str], str] | None) -> None:
+    old = job.state
+    job.state = RUNNING
+    job.started_at = now
+    job.query_at = None
+    job.trial += 1
+    job.locked_by = worker
+    job.locked_hostname = hostname()
+    job.heartbeat = now
+    job.pid = None
+    job.run_mode = run_mode(job.name) if run_mode is not None else "fork"
+    shifted = _save(
+        job, old, "state", "started_at", "query_at", "trial", "locked_by",
+        "locked_hostname", "heartbeat", "pid", "run_mode",
+    )  # fmt: skip
+    _emit(REQUEST_START_JOB, job, None, shifted)
 
 
 def start(job_id: str, worker: str, pid: int) -> Job:

@@ -230,15 +230,13 @@ class Worker(Stopping):
         switches = self.housekeeping.read_switches()  # a pause counts from the moment it is set
         if switches.paused or self.housekeeping.quiet:
             return []
-        picked: list[Job] = []
-        while len(picked) < free and not self.stopping:
-            job = transitions.pick(
-                self.identifier, paused=switches.projects, busy=busy, run_mode=self._run_mode
-            )
-            if job is None:
-                self._schedule_due()
-                break
-            picked.append(job)
+        if self.stopping:
+            return []
+        picked = transitions.pick_many(
+            self.identifier, free, paused=switches.projects, busy=busy, run_mode=self._run_mode
+        )
+        if len(picked) < free:
+            self._schedule_due()
         return picked
 
     def _run_mode(self, name: str) -> str:

@@ -122,3 +122,64 @@ def test_one_notify_and_one_event_insert_per_turn():
     )
     assert [name for name, _, _ in stored(set(ids))][-6:] == ["start_job", "complete_job"] * 3
     assert transitions.recount() == counter_rows() == {}
+
+
+def test_pick_many_in_a_turn_keeps_order_and_max_parallel():
+    """Several claims in one turn: pick order; a name's ``max_parallel`` counts the jobs
+    claimed in the same turn; a job of that name allowed more still runs."""
+    one = [services.enqueue(NOOP, max_parallel=1, priority=5, n=20 + i) for i in range(3)]
+    wide = services.enqueue(NOOP, max_parallel=5, priority=1, n=30)
+    other = services.enqueue("jobqueue.jobs.example.DummyJob", priority=0, n=31)
+    with transitions.batch([]):
+        picked = transitions.pick_many(WORKER, 5, busy=set())
+    assert [job.id for job in picked] == [one[0].id, wide.id, other.id]
+    assert all(job.state == "running" and job.locked_by == WORKER for job in picked)
+    assert {Job.objects.get(pk=job.id).state for job in one[1:]} == {"pending"}
+    assert counter_rows() == transitions.recount() == {"pending": 2, "running": 3}
+    assert [name for name, _, _ in stored({job.id for job in picked})][-3:] == [
+        "request_start_job"
+    ] * 3
+
+
+def test_pick_many_takes_what_there_is():
+    jobs = [services.enqueue(NOOP, n=40 + i) for i in range(2)]
+    with transitions.batch([]):
+        picked = transitions.pick_many(WORKER, 8, busy=set())
+        assert transitions.pick_many(WORKER, 8, busy=set()) == []
+    assert [job.id for job in picked] == [job.id for job in jobs]
+    assert [job.trial for job in picked] == [1, 1]
+
+
+def test_pick_many_skips_a_name_another_transaction_is_picking():
+    if connection.vendor != "postgresql":
+        pytest.skip("per-name locks are PostgreSQL's (SQLite serialises writers)")
+    import threading
+
+    blocked = services.enqueue("jobqueue.jobs.example.DummyJob", priority=9, n=50)
+    free = services.enqueue(NOOP, n=51)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                transitions._name_lock(blocked.name, wait=True)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        busy: set[str] = set()
+        with transitions.batch([]):
+            picked = transitions.pick_many(WORKER, 2, busy=busy)
+    finally:
+        release.set()
+        thread.join(10)
+    assert [job.id for job in picked] == [free.id]
+    assert busy == {blocked.name}
+    assert Job.objects.get(pk=blocked.id).state == "pending"
