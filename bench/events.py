@@ -11,8 +11,11 @@ as for the tests. Loopback traffic only; every loop is bounded.
 
 Latency is measured from the event's ``created`` (set inside the committing transaction,
 just before the insert and commit — so the figure slightly over-states commit → client) to
-the arrival of its frame at each client socket. Clients are minimal asyncio WebSocket
-clients in this process, sharing the machine with daphne, the worker and the database.
+the arrival of its frame at each client socket. The clients run in a process of their own
+(``--client-cpu N`` pins it with ``taskset``): minimal asyncio WebSocket clients, or with
+``--client node`` Node's ``ws`` package (``bench/wsclient``, installed with ``npm ci`` on
+first use), cheaper per socket; either shares the machine with daphne, the worker and the
+database.
 """
 
 from __future__ import annotations
@@ -280,6 +283,23 @@ def run_clients(args) -> None:
     print(json.dumps(asyncio.run(session())), flush=True)
 
 
+class _Recorded:
+    """A socket of the Node load client: what it received, ``(seconds, frame)``."""
+
+    def __init__(self, arrivals: list[list]):
+        self.arrivals = [(float(at), frame) for at, frame in arrivals]
+
+
+def node_client() -> Path:
+    """``bench/wsclient/client.mjs``, its ``ws`` package installed on first use (npm)."""
+    import subprocess
+
+    here = ROOT / "bench" / "wsclient"
+    if not (here / "node_modules" / "ws").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=here, check=True)
+    return here / "client.mjs"
+
+
 def _cpu(processes) -> float:
     """CPU seconds (user + system) the server processes used so far."""
     import psutil
@@ -292,8 +312,12 @@ def _latency_round(addresses: list[str], token: str, sockets: int, stack, args) 
 
     from events.models import Event
 
-    cmd = [sys.executable, "-m", "bench.events", "clients", "--token", token,
-           "--sockets", str(sockets), "--address", *addresses]  # fmt: skip
+    if args.client == "node":
+        cmd = ["node", str(node_client()), "--token", token, "--sockets", str(sockets),
+               "--address", *addresses]  # fmt: skip
+    else:
+        cmd = [sys.executable, "-m", "bench.events", "clients", "--token", token,
+               "--sockets", str(sockets), "--address", *addresses]  # fmt: skip
     if args.client_cpu is not None:
         cmd = ["taskset", "-c", args.client_cpu, *cmd]
     client = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ}, stdin=subprocess.PIPE,
@@ -313,6 +337,8 @@ def _latency_round(addresses: list[str], token: str, sockets: int, stack, args) 
         client.stdin.write("STOP\n")
         client.stdin.flush()
         result = json.loads(client.stdout.readline())
+        if args.client == "node":  # the arrivals per socket: the same figures as ours
+            result = _measure([_Recorded(arrivals) for arrivals in result["arrivals"]])
         client.wait(60)
     finally:
         if client.poll() is None:
@@ -381,7 +407,8 @@ def latency(args) -> None:
             print(
                 f"jobs: {NOOP} enqueued at {args.rate}/s (jittered) for {args.seconds} s by a "
                 f"separate process, run by one worker (4 queue events per job); "
-                f"{args.daphnes} daphne process(es); load client in its own process"
+                f"{args.daphnes} daphne process(es); {args.client} load client in its own "
+                f"process"
                 + (f" pinned to CPU {args.client_cpu}" if args.client_cpu is not None else "")
             )
             print("sockets  events  frames   delivered  summaries  p50 ms  p99 ms  max ms  "
@@ -585,6 +612,8 @@ def main() -> None:
     p.add_argument("--drain", type=float, default=5.0, help="listen this long after the last job")
     p.add_argument("--daphnes", type=int, default=1, help="daphne processes (sockets split)")
     p.add_argument("--client-cpu", default=None, help="pin the load client (taskset -c CPU)")
+    p.add_argument("--client", choices=["python", "node"], default="python",
+                   help="load client: asyncio, or Node ws (bench/wsclient)")  # fmt: skip
     p = sub.add_parser("clients", help="(internal) the load client process")
     p.add_argument("--token", required=True)
     p.add_argument("--sockets", type=int, required=True)
