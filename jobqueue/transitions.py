@@ -234,8 +234,14 @@ def notify() -> None:
 
 
 def _save(job: Job, old: str | None, *fields: str) -> dict[str, int] | None:
-    """Write ``fields`` and shift the counters; the counts after it if they were read."""
-    job.save(update_fields=fields)
+    """Write ``fields`` (and what the batch left unsaved of the job) and shift the
+    counters; the counts after it if they were read."""
+    pending = _PENDING.get()
+    unsaved = pending.unsaved.pop(job.pk, None) if pending is not None else None
+    if unsaved is not None and unsaved[0] is not job:  # read again meanwhile: its own save
+        unsaved[0].save(update_fields=sorted(unsaved[1]))
+        unsaved = None
+    job.save(update_fields=sorted({*fields, *unsaved[1]}) if unsaved else fields)
     return _shift(old, _counted(job))
 
 
@@ -259,6 +265,9 @@ class _Pending:
         self.start = dict(counters or {})
         self.events: list[tuple[str, Job, dict[str, int], str]] = []
         self.notify = False
+        #: fields of jobs changed but not written yet (``start_job``: pid, inactive_at — read
+        #: by no pick), written by the job's next save in the batch or at its end
+        self.unsaved: dict[str, tuple[Job, set[str]]] = {}
 
     def shift(self, deltas: dict[str, int]) -> dict[str, int]:
         counters = self.counters
@@ -270,6 +279,9 @@ class _Pending:
         return now
 
     def flush(self) -> None:
+        unsaved, self.unsaved = self.unsaved, {}
+        for job, fields in unsaved.values():
+            job.save(update_fields=sorted(fields))
         if self.counters is not None:
             _write_counters(self.start, self.counters)
         events, self.events = self.events, []
@@ -340,7 +352,8 @@ def batch(job_ids: list[str]):
     change) instead of reading it again.
 
     What the transitions leave for the end (:class:`_Pending`) is written there, still in
-    the transaction: their events, in the transitions' order, with one INSERT (the signals
+    the transaction: a started job's pid (with its end, if that is in the batch too), their
+    events, in the transitions' order, with one INSERT (the signals
     ``job_transitions`` + ``job_transition`` with ``batched=True``, each with a copy of its
     job as it was after that change), one ``NOTIFY`` and, on PostgreSQL, one UPDATE of the
     counters. A batch that raises writes none of it.
@@ -719,7 +732,11 @@ def start(job_id: str, worker: str, pid: int) -> Job:
         if job.inactive_at is None:
             job.inactive_at = now + timedelta(seconds=job.defer_max)
             fields.append("inactive_at")
-        job.save(update_fields=fields)
+        pending = _PENDING.get()
+        if pending is not None:  # written with the job's end if that is in the batch too
+            pending.unsaved.setdefault(job.pk, (job, set()))[1].update(fields)
+        else:
+            job.save(update_fields=fields)
         _emit(START_JOB, job, None)
         return job
 

@@ -61,6 +61,19 @@ def test_a_turn_stores_its_events_in_order_with_exact_counts(events):
         ("request_start_job", c.id),
     ]
     assert counter_rows() == transitions.recount() == {"running": 2}
+    done = Job.objects.get(pk=a.id)
+    assert done.state == "complete" and done.inactive_at is not None and done.pid is None
+
+
+def test_a_start_alone_is_written_at_the_end_of_the_turn():
+    job = services.enqueue(NOOP, n=7)
+    transitions.pick(WORKER)
+    with transitions.batch([job.id]):
+        transitions.start(job.id, WORKER, 4242)
+        assert Job.objects.get(pk=job.id).pid is None  # not yet
+    row = Job.objects.get(pk=job.id)
+    assert row.pid == 4242 and row.inactive_at is not None and row.state == "running"
+    assert stored({job.id})[-1] == ("start_job", job.id, {"running": 1})
 
 
 def test_receivers_get_a_copy_of_the_job_as_it_was_then():
