@@ -115,8 +115,17 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
+#: PostgreSQL: server-side parameter binding and prepared statements (psycopg prepares a
+#: statement a connection ran twice): a worker's pick is planned once per connection, not on
+#: every turn (its plan took longer than running it). Off behind a pooler that does not
+#: keep prepared statements (PgBouncer in transaction mode before 1.21).
+CORE4_DB_PREPARE = env.bool("CORE4_DB_PREPARE", default=True)
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    if CORE4_DB_PREPARE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options.setdefault("server_side_binding", True)
+        options.setdefault("prepare_threshold", 2)
 else:
     DATABASES = {
         "default": {
