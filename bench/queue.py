@@ -246,12 +246,20 @@ def main() -> None:
             batch = []
     Job.objects.bulk_create(batch)
     transitions.recount()
+    # first with the statistics as the burst left them (autovacuum's ANALYZE comes later):
+    # the planner's estimates are those of a near-empty table
+    stale = cycle("stale", n=100)
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_autoanalyze FROM pg_stat_user_tables WHERE relname = 'queue_job'"
+        )
+        analyzed = cursor.fetchone()[0]
         cursor.execute("VACUUM ANALYZE queue_job")
     deep = cycle("deep")
-    print(f"per-transition cost (median ms) at 0 / {opts.depth:,} unfinished jobs:")
+    print(f"per-transition cost (median ms) at 0 / {opts.depth:,} unfinished jobs, stale "
+          f"statistics (autoanalyze: {analyzed or 'not yet'}) / after VACUUM ANALYZE:")  # fmt: skip
     for key in ("enqueue", "pick", "start", "complete"):
-        print(f"  {key:9s} {shallow[key]:6.2f} / {deep[key]:6.2f}")
+        print(f"  {key:9s} {shallow[key]:6.2f} / {stale[key]:6.2f} / {deep[key]:6.2f}")
     print(f"summary_rows(): {shallow['summary']:.2f} ms at 0, {deep['summary']:.2f} ms at "
           f"{opts.depth:,} unfinished jobs ({len(summary_rows())} rows)")  # fmt: skip
     print(f"counts now: {transitions.counts()}")
