@@ -59,6 +59,7 @@ class CookieScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "token"}
 
+
 # --- data ---------------------------------------------------------------------------------------
 TOKEN = component(
     "Token",

@@ -34,9 +34,7 @@ class RetentionCommand(BaseCommand):
             "--days", type=int, default=None,
             help=f"keep this many days instead of {self.setting}",
         )  # fmt: skip
-        parser.add_argument(
-            "--batch", type=int, default=self.default_batch, help="rows per delete"
-        )
+        parser.add_argument("--batch", type=int, default=self.default_batch, help="rows per delete")
         parser.add_argument(
             "--dry-run", action="store_true", help="only count what would be deleted"
         )

@@ -73,8 +73,9 @@ class JobHistoryView(Core4APIView):
     def get(self, request, *args, **kwargs):
         # job events only: chat that reached `queue` before it was reserved is no point
         queryset = Event.objects.filter(channel=QUEUE, total__isnull=False)
-        return self.paginate(self.filter_queryset(queryset.only("id", "created", "data")),
-                             history_item)
+        return self.paginate(
+            self.filter_queryset(queryset.only("id", "created", "data")), history_item
+        )
 
     post = get
 

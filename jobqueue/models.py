@@ -148,9 +148,7 @@ class Job(models.Model):
                 models.F("force").desc(),
                 models.F("priority").desc(),
                 "id",
-                condition=Q(
-                    journaled=False, state__in=PICKABLE, removed_at=None, killed_at=None
-                ),
+                condition=Q(journaled=False, state__in=PICKABLE, removed_at=None, killed_at=None),
                 name="queue_job_pick_order",
             ),
             # summary rows and running-per-name counts: an index-only scan on PostgreSQL

@@ -65,7 +65,7 @@ def enqueue_scheduled(
     """Enqueue job ``qual_name`` for the ``Schedule`` ``schedule_id``: ``kwargs`` as the
     keywords of :func:`enqueue` (settings by name, the rest arguments); the job records
     ``schedule_id`` and ``enqueued_by`` ``by`` (default ``scheduler``)."""
-    settings, args = _scheduled(qual_name, kwargs)
+    _, settings, args = _scheduled(qual_name, kwargs)
     return transitions.enqueue(
         qual_name, settings, args, by=by or SCHEDULER, schedule_id=schedule_id
     )
@@ -80,11 +80,10 @@ def enqueue_scheduled_many(
     items, where = [], []
     for index, (qual_name, kwargs, schedule_id) in enumerate(requests):
         try:
-            settings, args = _scheduled(qual_name, kwargs)
+            items.append((*_scheduled(qual_name, kwargs), schedule_id))
         except JobError as exc:
             results[index] = exc
             continue
-        items.append((qual_name, settings, args, schedule_id))
         where.append(index)
     for index, result in zip(where, transitions.enqueue_many(items, by=by or SCHEDULER),
                              strict=True):  # fmt: skip
@@ -92,11 +91,22 @@ def enqueue_scheduled_many(
     return [result for result in results if result is not None]
 
 
-def _scheduled(qual_name: str, kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _scheduled(qual_name: str, kwargs: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
     if not isinstance(kwargs, dict):
         raise JobInvalid(f"schedule arguments expected a JSON object, got {kwargs!r}")
+    return _checked(qual_name, kwargs)
+
+
+def _checked(
+    qual_name: str, kwargs: Mapping[str, Any]
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """One job to enqueue, checked: ``(qual_name, settings, args)`` — its class resolved
+    (``JobNotFound``), the keywords split into settings and arguments (``JobInvalid`` naming
+    the setting), the arguments JSON values (``JobInvalid``)."""
     cls = resolve(qual_name)
-    return split_kwargs(cls, qual_name, dict(kwargs))
+    settings, args = split_kwargs(cls, qual_name, dict(kwargs))
+    transitions.args_hash(args)  # JSON values only
+    return qual_name, settings, args
 
 
 def enqueue_many(jobs: Sequence[Mapping[str, Any]], by: str | None = None) -> list[Job | None]:
@@ -122,13 +132,10 @@ def enqueue_many(jobs: Sequence[Mapping[str, Any]], by: str | None = None) -> li
             qual_name = kwargs.pop("qual_name", None)
             if not isinstance(qual_name, str) or not qual_name:
                 raise JobInvalid("[qual_name] missing: the job's qualified name module.Class")
-            cls = resolve(qual_name)
-            settings, args = split_kwargs(cls, qual_name, kwargs)
-            transitions.args_hash(args)  # JSON values only
+            checked.append((*_checked(qual_name, kwargs), None))
         except (JobNotFound, JobInvalid) as exc:
             raise type(exc)(f"jobs[{index}]: {exc}") from None
-        checked.append((qual_name, settings, args))
-    done = transitions.enqueue_many([(*item, None) for item in checked], by=by)
+    done = transitions.enqueue_many(checked, by=by)
     return [job if isinstance(job, Job) else None for job in done]
 
 

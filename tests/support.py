@@ -228,16 +228,28 @@ class LiveStack:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            LiveStack._reap(process, timeout)
         return process.returncode
 
+    @staticmethod
+    def _reap(process: subprocess.Popen, timeout: float = 30) -> None:
+        """Wait for a signalled process; SIGKILL its group after ``timeout``."""
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
     def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            self.terminate(process)
+        # SIGTERM to all at once, then wait for each: a worker's stop grace (jobs still
+        # running get CORE4_WORKER_GRACE) runs alongside the others', not one after another
+        running = [process for _, process in reversed(self.processes) if process.poll() is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in running:
+            self._reap(process)
         self.processes.clear()
         if self.redis_process is not None:
             embedded.stop(self.redis_process, self.var / "redis.sock")

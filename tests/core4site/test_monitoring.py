@@ -54,6 +54,7 @@ def test_metrics_with_real_workers_and_servers(live_stack, tmp_path):
         CORE4_METRICS_TOKEN=TOKEN,
         CORE4_METRICS_DIR=str(metrics_dir),
         CORE4_WORKER_DAILY_COMMANDS="nosuchcommand",
+        CORE4_WORKER_GRACE="1",  # the sleep=60 job need not finish at teardown
     )
     second = stack.start_daphne()  # two server processes sharing the metrics directory
     first = stack.start_daphne()

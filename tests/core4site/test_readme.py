@@ -87,6 +87,8 @@ def test_watch_events_runs_in_the_product_venv():
 
 def test_every_readme_command_runs_in_order(live_stack):
     stack = live_stack
+    # the blocks leave long jobs running (sleep=60 …): they need not finish at teardown
+    stack.env["CORE4_WORKER_GRACE"] = "1"
     stack.start_daphne()
     stack.start_worker("worker-1")
     address = stack.base_url.removeprefix("http://")

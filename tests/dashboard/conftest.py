@@ -22,6 +22,19 @@ def on_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+def playwright_expect():
+    """Playwright's ``expect``, for a browser test module to take at import: without
+    Playwright the module fails to import on CI and is skipped elsewhere (the browser fixture
+    says the same for every test; this is for collection)."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        if on_ci():
+            raise
+        pytest.skip("playwright is not installed (requirements-dev.txt)", allow_module_level=True)
+    return expect
+
+
 @pytest.fixture(scope="session")
 def browser():
     missing = chromium_missing()

@@ -8,15 +8,10 @@ import re
 
 import pytest
 
-from tests.dashboard.conftest import on_ci
-
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixture says the same for every test; here for collection
-    if on_ci():
-        raise
-    pytest.skip("playwright is not installed (requirements-dev.txt)", allow_module_level=True)
+from tests.dashboard.conftest import playwright_expect
 from tests.support import wait_for
+
+expect = playwright_expect()
 
 pytestmark = pytest.mark.e2e
 

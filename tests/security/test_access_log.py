@@ -39,17 +39,15 @@ def _exercise(base_url: str) -> str:
         timeout=10,
     )
     token = login.json()["data"]["token"]
-    assert requests.get(
-        base_url + "/core4/api/v1/profile", params={"token": token}, timeout=10
-    ).ok
+    assert requests.get(base_url + "/core4/api/v1/profile", params={"token": token}, timeout=10).ok
     return token
 
 
 def _check(log: str, token: str) -> None:
     assert f"password={ADMIN_PASSWORD}" not in log
     assert token not in log
-    assert "/core4/api/login?username=admin&password=***\"" in log
-    assert "/core4/api/v1/profile?token=***\"" in log
+    assert '/core4/api/login?username=admin&password=***"' in log
+    assert '/core4/api/v1/profile?token=***"' in log
 
 
 def _logged(stack, name: str):

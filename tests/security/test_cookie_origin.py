@@ -106,9 +106,7 @@ def test_allowed_origins_setting(cookie_client, settings):
         HTTP_ORIGIN="https://core4.example.com",
     )
     assert ok.status_code == 200, ok.json()
-    own = cookie_client.post(
-        f"{API}/roles", ROLE, content_type="application/json", HTTP_ORIGIN=OWN
-    )
+    own = cookie_client.post(f"{API}/roles", ROLE, content_type="application/json", HTTP_ORIGIN=OWN)
     assert own.status_code == 403  # the list replaces the default
 
 

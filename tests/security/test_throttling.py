@@ -87,9 +87,14 @@ def test_basic_auth_and_login_are_limited_too(rates, someone):
     basic = "Basic " + base64.b64encode(f"{_name()}:x".encode()).decode()
     for _ in range(2):
         assert client.get(f"{API}/profile", HTTP_AUTHORIZATION=basic).status_code == 401
-        assert client.post(
-            f"{API}/login", {"username": _name(), "password": "x"}, content_type="application/json"
-        ).status_code == 401
+        assert (
+            client.post(
+                f"{API}/login",
+                {"username": _name(), "password": "x"},
+                content_type="application/json",
+            ).status_code
+            == 401
+        )
     _throttled(client.get(f"{API}/login", {"username": someone, "password": "secret"}))
 
 

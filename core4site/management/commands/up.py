@@ -231,8 +231,10 @@ class Command(BaseCommand):
         if running == 0:
             self._say("stopping: no job running")
             return
-        what = "jobs may be running" if running is None else (
-            f"{running} job{'' if running == 1 else 's'} running"
+        what = (
+            "jobs may be running"
+            if running is None
+            else (f"{running} job{'' if running == 1 else 's'} running")
         )
         self._say(f"stopping: {what}, waiting up to {grace:g} s — {again} to stop now")
 
