@@ -25,7 +25,7 @@ import socket
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -636,13 +636,13 @@ def pick_many(
             now = fixed_now or utcnow()
             full = known_full if postgres else running_per_name()
             full = {**full, **dict.fromkeys(skipped, _ALL)}
-            query = _candidates(worker, now, list(paused), full)
             # several at a time only inside a batch on PostgreSQL (outside, each claim is a
             # transaction of its own; SQLite reads the running counts again for each)
             take = limit - len(picked) if batched else 1
             if postgres:
-                query = query.select_for_update(skip_locked=True)
-            candidates = list(query[:take])
+                candidates = _candidates_locked(worker, now, tuple(paused), full, take)
+            else:
+                candidates = list(_candidates(worker, now, list(paused), full)[:take])
             if not candidates:
                 return picked
             again = False  # look again: a name turned out full or busy, a job inactive
@@ -683,12 +683,50 @@ def pick_many(
     return picked
 
 
+#: PostgreSQL: the compiled candidate query per (worker, paused projects, full names, limit)
+#: — building and compiling it took longer than running it; ``now`` is its one varying
+#: parameter. At most ``_COMPILED_MAX`` shapes are kept (emptied when full).
+_COMPILED: dict[tuple, tuple[str, tuple, int]] = {}
+_COMPILED_MAX = 256
+#: stands for ``now`` while a candidate query is compiled (found again by identity)
+_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _candidates_locked(
+    worker: str, now: datetime, paused: tuple[str, ...], full: dict[str, int], limit: int
+) -> list[Job]:
+    """:func:`_candidates` ``FOR UPDATE SKIP LOCKED``, at most ``limit`` (PostgreSQL), from a
+    compiled statement (prepared by the connection, see ``CORE4_DB_PREPARE``)."""
+    key = (worker, paused, tuple(sorted(full.items())), limit)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        query = _candidates(worker, _NOW, list(paused), full).select_for_update(skip_locked=True)
+        sql, params = query[:limit].query.sql_with_params()
+        where = [index for index, param in enumerate(params) if param is _NOW]
+        if len(where) != 1:  # not the shape this expects: no shortcut
+            return list(_candidates(worker, now, list(paused), full)
+                        .select_for_update(skip_locked=True)[:limit])  # fmt: skip
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        compiled = _COMPILED[key] = (sql, tuple(params), where[0])
+    sql, frozen, at = compiled
+    params = list(frozen)
+    params[at] = now
+    return list(Job.objects.raw(sql, params))
+
+
 def _running_under_lock(name: str, wait: bool) -> int | None:
     """Running jobs of ``name``, counted under its per-name lock (PostgreSQL); None if the
     lock is busy and not ``wait``."""
     if not _name_lock(name, wait):
         return None
-    return Job.objects.filter(journaled=False, state=RUNNING, name=name).count()
+    table = connection.ops.quote_name(Job._meta.db_table)
+    with connection.cursor() as cursor:  # as Job.objects.filter(…).count(), without its build
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE NOT journaled AND state = %s AND name = %s",
+            [RUNNING, name],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def _inactivate_if_due(job: Job, now: datetime) -> bool:
