@@ -23,7 +23,7 @@ LATENCY_BASE = 10_000_000
 
 def enqueuer(queue: str):
     """``enqueue(i, t)`` for ``queue``, set up once (connections opened)."""
-    if queue == "core4site":
+    if queue.startswith("core4site"):
         import django
 
         django.setup()

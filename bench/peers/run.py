@@ -40,6 +40,7 @@ CORE4_REDIS_DB = 13
 #: queue → (model described in the table, databases to reset)
 QUEUES = {
     "core4site": "PostgreSQL, LISTEN/NOTIFY; worker forks a process per job (fork server)",
+    "core4site-pool": "same, worker --pool: jobs in 2 reused pool processes",
     "huey": "Redis; consumer with 2 worker processes (-k process)",
     "celery": "Redis broker; prefork pool of 2",
     "procrastinate": "PostgreSQL, LISTEN/NOTIFY; one asyncio worker, concurrency 2 "
@@ -52,7 +53,7 @@ QUEUES = {
 
 def env_for(queue: str) -> dict[str, str]:
     env = {**os.environ, "PEERS_PG": PG, "PEERS_REDIS": REDIS, "PYTHONPATH": str(HERE)}
-    if queue == "core4site":
+    if queue.startswith("core4site"):
         env.update(
             PYTHONPATH=f"{ROOT}:{HERE}",
             DJANGO_SETTINGS_MODULE="core4site.settings",
@@ -68,7 +69,7 @@ def env_for(queue: str) -> dict[str, str]:
 
 
 def python_for(queue: str) -> str:
-    return str(PROJECT_PY if queue == "core4site" else PEERS_PY / "python")
+    return str(PROJECT_PY if queue.startswith("core4site") else PEERS_PY / "python")
 
 
 def sql(db: str, *statements: str) -> None:
@@ -101,7 +102,7 @@ def prepare() -> None:
 
 def clear(queue: str) -> None:
     redis_db(DONE_DB).delete(DONE_KEY)
-    if queue == "core4site":
+    if queue.startswith("core4site"):
         sql("peers_core4", "TRUNCATE queue_job, events_event", "UPDATE queue_queuecount SET n = 0")
     elif queue == "huey":
         redis_db(HUEY_DB).flushdb()
@@ -117,8 +118,10 @@ def clear(queue: str) -> None:
 
 def worker_commands(queue: str, rep: int) -> list[list[str]]:
     bin_ = PEERS_PY
-    if queue == "core4site":
-        return [[python_for(queue), "manage.py", "worker", f"peers-{rep}", "--concurrency", "2"]]
+    if queue.startswith("core4site"):
+        pool = ["--pool"] if queue == "core4site-pool" else []
+        return [[python_for(queue), "manage.py", "worker", f"peers-{rep}", "--concurrency", "2",
+                 *pool]]  # fmt: skip
     if queue == "huey":
         return [[str(bin_ / "huey_consumer"), "peer_tasks.huey", "-w", "2", "-k", "process", "-q"]]
     if queue == "celery":
@@ -139,7 +142,7 @@ def worker_commands(queue: str, rep: int) -> list[list[str]]:
 
 
 def start_workers(queue: str, rep: int) -> list[subprocess.Popen]:
-    cwd = ROOT if queue == "core4site" else HERE
+    cwd = ROOT if queue.startswith("core4site") else HERE
     return [
         subprocess.Popen(
             cmd,
@@ -168,7 +171,7 @@ def stop_workers(procs: list[subprocess.Popen]) -> None:
 
 def peer(queue: str, action: str, n: int) -> dict:
     out = subprocess.run([python_for(queue), str(HERE / "peer.py"), action, queue, str(n)],
-                         cwd=HERE if queue != "core4site" else ROOT, env=env_for(queue),
+                         cwd=ROOT if queue.startswith("core4site") else HERE, env=env_for(queue),
                          check=True, capture_output=True, text=True)  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
