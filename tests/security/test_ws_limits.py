@@ -149,6 +149,10 @@ async def test_chat_text_size_limit(tokens, settings):
     limit = settings.CORE4_CHAT_MAX_TEXT
     await ws.send_json_to({"type": "message", "channel": "message", "text": "x" * limit})
     assert (await recv(ws))["type"] == "interest"
+    # the message comes back to its sender (now interested in "message") whenever the hub
+    # delivers it: wait for it, so that it is not taken for the answer to the next frame
+    echo = await recv_until(ws, lambda frame: frame.get("channel") == "message")
+    assert echo["data"] == "x" * limit
     await ws.send_json_to({"type": "message", "channel": "message", "text": "x" * (limit + 1)})
     assert "text" in await _error(ws)
     # counted in UTF-8 bytes: 3 bytes each
