@@ -21,3 +21,15 @@ class RedisJob(CoreJob):
         if not _client or _client[0].connection_pool.pid != os.getpid():
             _client[:] = [redis.Redis.from_url(os.environ["REDIS_URL"])]
         _client[0].incr("core4site:bench:redisjob")
+
+
+class StampJob(CoreJob):
+    """Returns when its ``execute`` began (``time.time()``): the pick-up trace of
+    ``bench/pickup.py`` reads it from the job's result."""
+
+    author = "bench"
+
+    def execute(self, **kwargs):
+        import time
+
+        return time.time()

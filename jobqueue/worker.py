@@ -217,6 +217,8 @@ class Worker(Stopping):
             # a name another worker was picking at that moment: look again next turn
             self.wanted = bool(busy)
         processes.launch(*picked)
+        if free and len(picked) < free:
+            self._schedule_due()  # after the commit and the launch: not on the pick-up path
 
     @staticmethod
     def _transition(slot: Slot, func: Callable[..., Any], *args: Any) -> None:
@@ -232,12 +234,9 @@ class Worker(Stopping):
             return []
         if self.stopping:
             return []
-        picked = transitions.pick_many(
+        return transitions.pick_many(
             self.identifier, free, paused=switches.projects, busy=busy, run_mode=self._run_mode
         )
-        if len(picked) < free:
-            self._schedule_due()
-        return picked
 
     def _run_mode(self, name: str) -> str:
         return run_mode(name, everything=self.pool)
