@@ -196,3 +196,29 @@ def test_pick_many_skips_a_name_another_transaction_is_picking():
     assert [job.id for job in picked] == [free.id]
     assert busy == {blocked.name}
     assert Job.objects.get(pk=blocked.id).state == "pending"
+
+
+def test_the_pick_walks_its_index_with_stale_statistics():
+    """After a bulk load, before ANALYZE, the planner still walks ``queue_job_pick_order`` in
+    pick order (with a looser index predicate it sorted every runnable job on each pick)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    from django.db import transaction
+
+    from core4api.ids import object_id, utcnow
+    from jobqueue.transitions import _candidates, args_hash
+
+    names = [NOOP, "jobqueue.jobs.example.DummyJob"]
+    Job.objects.bulk_create(
+        Job(id=object_id(), name=names[i % 2], args={"f": i}, args_hash=args_hash({"f": i}),
+            state=("pending", "deferred", "failed")[i % 3])
+        for i in range(6000)
+    )  # fmt: skip
+    with transaction.atomic():
+        query = _candidates(WORKER, utcnow(), [], {}).select_for_update(skip_locked=True)[:1]
+        sql, params = query.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "queue_job_pick_order" in plan, plan
+    assert "Sort" not in plan, plan
