@@ -222,3 +222,34 @@ def test_the_pick_walks_its_index_with_stale_statistics():
             plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "queue_job_pick_order" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_prepared_statements_are_planned_per_execution():
+    """``CORE4_DB_PREPARE=true``: server-side binding, prepared statements, and custom plans
+    (a generic plan made on a small queue must never serve a large one)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL option")
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    code = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "from jobqueue import transitions\n"
+        "for _ in range(3): transitions.pick('prepared-worker')\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('SHOW plan_cache_mode'); mode = c.fetchone()[0]\n"
+        "print(mode, type(connection.connection.cursor()).__name__, "
+        "connection.connection.prepare_threshold)\n"
+    )
+    db = connection.settings_dict
+    login = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    url = f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "CORE4_DB_PREPARE": "true",
+           "DJANGO_SETTINGS_MODULE": "core4site.settings"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR,
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["force_custom_plan", "ServerBindingCursor", "2"], out.stdout
