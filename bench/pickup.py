@@ -33,24 +33,9 @@ def main() -> None:
     parser.add_argument("--pool", action="store_true", help="worker --pool")
     parser.add_argument("--concurrency", type=int, default=2)
     opts = parser.parse_args()
-    from bench.queue import database_urls, fresh_database
+    from bench.queue import fresh_stack
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if not base.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/pickup.py needs DATABASE_URL=postgres://… (a server to create a db on)")
-    admin_url, url = database_urls(base, "core4_pickup")
-    fresh_database(admin_url, "core4_pickup")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5"),
-        "CORE4_WORKER_DAILY_COMMANDS": "",
-        "CORE4_LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "core4site.settings",
-        "CORE4_JOB_PACKAGES": "jobqueue.jobs,bench.benchjobs",
-    }
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    env = fresh_stack("core4_pickup", "bench/pickup.py")
 
     import django
 

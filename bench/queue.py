@@ -47,6 +47,28 @@ def fresh_database(admin_url: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def fresh_stack(database: str, script: str) -> dict[str, str]:
+    """A fresh database ``database`` on the server of ``DATABASE_URL`` (PostgreSQL), migrated;
+    the environment for this process and the workers it starts (also set in ``os.environ``)."""
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit(f"{script} needs DATABASE_URL=postgres://… (a server to create a db on)")
+    admin_url, url = database_urls(base, database)
+    fresh_database(admin_url, database)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5"),
+        "CORE4_WORKER_DAILY_COMMANDS": "",
+        "CORE4_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "core4site.settings",
+        "CORE4_JOB_PACKAGES": "jobqueue.jobs,bench.benchjobs",
+    }
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    return env
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds of a process and its descendants, the ended ones reaped by them included
     (the worker, its fork server, job and pool processes)."""
@@ -81,23 +103,7 @@ def main() -> None:
     parser.add_argument("--job", choices=sorted(JOBS), default="noop", help="job to drain")
     opts = parser.parse_args()
     name = JOBS[opts.job]
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if not base.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/queue.py needs DATABASE_URL=postgres://… (a server to create a db on)")
-    admin_url, url = database_urls(base, opts.database)
-    fresh_database(admin_url, opts.database)
-    redis = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/5")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis,
-        "CORE4_WORKER_DAILY_COMMANDS": "",
-        "CORE4_LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "core4site.settings",
-        "CORE4_JOB_PACKAGES": "jobqueue.jobs,bench.benchjobs",
-    }
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    env = fresh_stack(opts.database, "bench/queue.py")
 
     import django
 
