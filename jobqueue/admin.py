@@ -29,16 +29,17 @@ class UnfinishedFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _act(modeladmin, request, queryset, action, done: str):
+def _act(modeladmin, request, queryset, action, done: str, *, noun: str = "job"):
+    """``action(pk, by=user)`` for each selected row: a warning per refusal, one count."""
     ok = 0
-    for job in queryset:
+    for row in queryset:
         try:
-            action(job.id, by=request.user.get_username())
+            action(row.id, by=request.user.get_username())
             ok += 1
         except JobError as exc:
-            modeladmin.message_user(request, f"{job.id}: {exc}", messages.WARNING)
+            modeladmin.message_user(request, f"{row.id}: {exc}", messages.WARNING)
     if ok:
-        modeladmin.message_user(request, f"{ok} job(s) {done}", messages.SUCCESS)
+        modeladmin.message_user(request, f"{ok} {noun}(s) {done}", messages.SUCCESS)
 
 
 @admin.action(description="Kill selected running jobs")
@@ -139,35 +140,21 @@ class ScheduleForm(forms.ModelForm):
         return data
 
 
-def _each_schedule(modeladmin, request, queryset, act, done: str) -> None:
-    ok = 0
-    for schedule in queryset:
-        try:
-            act(schedule.id, request.user.get_username())
-            ok += 1
-        except JobError as exc:
-            modeladmin.message_user(request, f"{schedule.id}: {exc}", messages.WARNING)
-    if ok:
-        modeladmin.message_user(request, f"{ok} schedule(s) {done}", messages.SUCCESS)
-
-
 @admin.action(description="Enable selected schedules")
 def enable_schedules(modeladmin, request, queryset):
-    _each_schedule(modeladmin, request, queryset, lambda pk, by: schedules.enable(pk, by=by),
-                   "enabled")  # fmt: skip
+    _act(modeladmin, request, queryset, schedules.enable, "enabled", noun="schedule")
 
 
 @admin.action(description="Disable selected schedules")
 def disable_schedules(modeladmin, request, queryset):
-    _each_schedule(modeladmin, request, queryset,
-                   lambda pk, by: schedules.disable(pk, f"disabled in the admin by {by}", by=by),
-                   "disabled")  # fmt: skip
+    _act(modeladmin, request, queryset,
+         lambda pk, by: schedules.disable(pk, f"disabled in the admin by {by}", by=by),
+         "disabled", noun="schedule")  # fmt: skip
 
 
 @admin.action(description="Run selected schedules now")
 def run_schedules(modeladmin, request, queryset):
-    _each_schedule(modeladmin, request, queryset, lambda pk, by: schedules.run_now(pk, by=by),
-                   "enqueued")  # fmt: skip
+    _act(modeladmin, request, queryset, schedules.run_now, "enqueued", noun="schedule")
 
 
 @admin.register(Schedule)
