@@ -291,6 +291,9 @@ CORE4_EVENT_RETENTION_DAYS = env.int("CORE4_EVENT_RETENTION_DAYS", default=30)
 #: Each server process's event hub also polls for new events this often (seconds), in case a
 #: wake-up through the channel layer was lost (Redis restart, publisher without a layer).
 CORE4_EVENT_POLL_INTERVAL = env.float("CORE4_EVENT_POLL_INTERVAL", default=2.0)
+#: A process sends its next hub wake-up no sooner than this (seconds) after its last; what
+#: commits meanwhile goes in that one (0: one per commit, unless one is being sent).
+CORE4_EVENTS_WAKEUP_INTERVAL = max(0.0, env.float("CORE4_EVENTS_WAKEUP_INTERVAL", default=0.01))
 #: ``/queue/history`` without ``startDate`` starts this many days ago (core4's default).
 CORE4_QUEUE_HISTORY_DAYS = env.int("CORE4_QUEUE_HISTORY_DAYS", default=7)
 #: Event socket limits (README "WebSocket and input limits"), each answered with an error

@@ -28,11 +28,13 @@ import logging
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connections, transaction
 
 from core4api.ids import isoformat, utcnow
 from events import publisher
 from events.models import QUEUE, Event
+from jobqueue.signals import StatementPart
 from jobqueue.states import ENQUEUE_JOB
 from jobqueue.transitions import os_user
 
@@ -43,6 +45,8 @@ HUB_GROUP = "core4.events"
 #: ``pg_advisory_xact_lock`` key serialising event inserts with commits (any fixed 64-bit int).
 COMMIT_ORDER_LOCK = 0x636F726534657674  # "core4evt"
 PUBLISH_TIMEOUT = 5.0
+#: seconds from one wake-up a process sends to its next (``CORE4_EVENTS_WAKEUP_INTERVAL``)
+WAKEUP_INTERVAL = 0.01
 #: rows per INSERT statement of :func:`store_many` (PostgreSQL; 6 parameters each)
 INSERT_ROWS = 1000
 
@@ -156,7 +160,8 @@ def _publish_failed(message: dict, exc: BaseException) -> None:
 
 
 def _publisher() -> publisher.Publisher:
-    return publisher.get(_group_send, _publish_failed)
+    interval = getattr(settings, "CORE4_EVENTS_WAKEUP_INTERVAL", WAKEUP_INTERVAL)
+    return publisher.get(_group_send, _publish_failed, interval)
 
 
 def flush(timeout: float = publisher.SEND_TIMEOUT) -> bool:
@@ -198,6 +203,44 @@ def on_job_transition(sender, *, event: str, job, counts: dict, author: str | No
     again for a ``batched`` one: ``on_job_transitions`` stored it)."""
     if not kw.get("batched"):
         store(event, QUEUE, transition_data(event, job, counts), author)
+
+
+#: PostgreSQL: the event row's part of a transition's one statement (``counts``: its CTE of
+#: the counts after the change). The commit-order lock is taken after the counts are formed
+#: (so after the job's and the counters' row locks), the id drawn after the lock is held.
+_STATEMENT_SQL = """
+event_ordered AS (SELECT pg_advisory_xact_lock({lock}) AS locked FROM counts),
+event_row AS (
+    INSERT INTO {table} ({columns})
+    SELECT %s, %s, %s, '{channel}',
+           %s::jsonb || jsonb_build_object('queue', counts.queue), counts.total
+    FROM event_ordered, counts
+    RETURNING {pk}
+)"""
+
+
+def on_job_transition_statement(sender, *, event: str, job, author: str | None = None, **kw):
+    """``jobqueue.signals.job_transition_statement``: the queue event's row, inserted by the
+    transition's own statement (PostgreSQL), announced on commit."""
+    if connections["default"].vendor != "postgresql":
+        return None
+    connection = connections["default"]
+    quote = connection.ops.quote_name
+    fields = [Event._meta.get_field(name) for name in _COLUMNS]
+    sql = _STATEMENT_SQL.format(
+        table=quote(Event._meta.db_table),
+        columns=", ".join(quote(field.column) for field in fields),
+        pk=quote(Event._meta.pk.column),
+        lock=COMMIT_ORDER_LOCK,
+        channel=QUEUE,
+    )
+    data = fields[4].get_db_prep_save(transition_data(event, job, {}), connection)
+    params = [utcnow(), event, author or os_user(), data]
+
+    def stored(event_id: int) -> None:
+        transaction.on_commit(lambda: announce(event_id))
+
+    return StatementPart(sql=sql, params=params, result=("event_row", "id"), done=stored)
 
 
 def on_job_transitions(sender, *, items: list, author: str | None = None, **kw):

@@ -17,14 +17,48 @@ transition through ``job_transition``. The transitions of a worker's turn
 (``transitions.batch``) are sent this way too, together at the end of the turn's
 transaction, each with a copy of its job as it was after that transition.
 
+``job_transition_statement`` (PostgreSQL) lets a receiver write its part of a transition in
+the transition's own SQL statement — one round trip for the job, the counters and, say, the
+event row. Transitions that are written as one statement (``enqueue_job``) send it before
+they write, with ``event``, ``job`` (the ``Job`` about to be written; its ``pk`` is set) and
+``author``; a receiver returns a :class:`StatementPart` (or None). After the statement, still
+in the transaction, each part's ``done`` gets its result, and ``job_transition`` is sent with
+``batched=True``: a receiver that wrote its part ignores that one, like a ``job_transitions``
+receiver does; every other receiver handles it as any ``job_transition``.
+
 ``queue_summary`` is sent by the worker that holds the summary lease every
 ``CORE4_SUMMARY_INTERVAL`` seconds, outside any transaction, with ``rows``: the raw,
 unmasked summary rows ``{"name", "state", "n", "zombie", "wall", "removed", "killed",
 "progress"}`` sorted by state, name, and ``author``.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from django.dispatch import Signal
+
+
+@dataclass(frozen=True)
+class StatementPart:
+    """A receiver's part of a transition's one statement (``job_transition_statement``).
+
+    ``sql``: common table expressions (``name AS (...)``, comma separated; names start with
+    the receiver's own prefix) with ``%s`` placeholders for ``params``, in order. They may
+    read the CTE ``counts`` — one row: ``queue`` (jsonb, the counts after the change, zero
+    states omitted) and ``total`` (their sum) — and anything that must follow the job's and
+    the counters' write (locks) should read it: it is formed after both. ``result`` is the
+    (CTE, column) whose value the statement returns for ``done``, called after the statement
+    ran, in the transaction (e.g. to register an ``on_commit``).
+    """
+
+    sql: str
+    params: list[Any]
+    result: tuple[str, str]
+    done: Callable[[Any], None]
+
 
 job_transition = Signal()
 job_transitions = Signal()
+job_transition_statement = Signal()
 queue_summary = Signal()

@@ -36,7 +36,12 @@ from core4api.ids import utcnow
 from jobqueue import backoff
 from jobqueue.errors import JobError, JobExists, JobInvalid, JobNotFound, JobStateError
 from jobqueue.models import Job, QueueCount
-from jobqueue.signals import job_transition, job_transitions
+from jobqueue.signals import (
+    StatementPart,
+    job_transition,
+    job_transition_statement,
+    job_transitions,
+)
 from jobqueue.states import (
     COMPLETE,
     COMPLETE_JOB,
@@ -211,11 +216,16 @@ def _emit(event: str, job: Job, by: str | None, now_counts: dict[str, int] | Non
     job_transition.send(sender=Job, event=event, job=job, counts=now_counts, author=author_of(by))
 
 
-def _emit_many(items: list[tuple[str, Job, dict[str, int]]], by: str | None) -> None:
+def _emit_many(
+    items: list[tuple[str, Job, dict[str, int]]], by: str | None, *, statement: bool = False
+) -> None:
     """Several transitions of one transaction: ``job_transitions`` once (receivers that
-    store them together), then each one's ``job_transition`` (``batched=True``)."""
+    store them together), then each one's ``job_transition`` (``batched=True``).
+    ``statement``: written by one statement with the ``job_transition_statement`` parts:
+    no ``job_transitions``."""
     author = author_of(by)
-    job_transitions.send(sender=Job, items=items, author=author)
+    if not statement:
+        job_transitions.send(sender=Job, items=items, author=author)
     for event, job, now_counts in items:
         job_transition.send(
             sender=Job, event=event, job=job, counts=now_counts, author=author, batched=True
@@ -451,10 +461,89 @@ def _insert(name, settings, args, digest, by, parent_id, trial, schedule_id=None
         schedule_id=schedule_id,
         **settings,
     )
+    if connection.vendor == "postgresql" and not _IN_BATCH.get():
+        _insert_statement(job, by)
+        return job
     job.save(force_insert=True)
     _emit(ENQUEUE_JOB, job, by, _shift(None, PENDING))
     notify()
     return job
+
+
+#: PostgreSQL: a new pending job in one statement — the job row, the ``pending`` counter
+#: (created if missing), the counts after it (the shifted row from RETURNING, the others
+#: from the statement's snapshot), the ``job_transition_statement`` parts (the event row)
+#: and the ``NOTIFY``. Each CTE reads the one before, so they run in this order: job row,
+#: counter row, then what the parts lock (the lock order of every transition).
+_INSERT_SQL = """
+WITH job AS (INSERT INTO {job_table} ({columns}) VALUES ({values}) RETURNING id),
+shifted AS (
+    INSERT INTO {count_table} AS c (state, n) SELECT {pending}, 1 FROM job
+    ON CONFLICT (state) DO UPDATE SET n = c.n + 1
+    RETURNING c.state, c.n
+),
+counts AS (
+    SELECT COALESCE(jsonb_object_agg(state, n) FILTER (WHERE n > 0), '{{}}') AS queue,
+           COALESCE(SUM(n) FILTER (WHERE n > 0), 0)::integer AS total
+    FROM (SELECT state, n FROM shifted
+          UNION ALL SELECT state, n FROM {count_table} WHERE state <> {pending}) AS now
+){parts}
+SELECT counts.queue{results}, pg_notify({channel}, '') FROM counts{joins}
+"""
+#: (at most 50 parameters: psycopg caches the parsing of a statement with no more)
+
+
+@cache
+def _job_insert() -> tuple[str, str, tuple]:
+    """The columns, placeholders and fields of a ``Job`` INSERT (as the ORM writes one)."""
+    fields = tuple(Job._meta.local_concrete_fields)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(
+        field.get_placeholder(None, None, connection) if hasattr(field, "get_placeholder") else "%s"
+        for field in fields
+    )
+    return columns, values, fields
+
+
+def _insert_statement(job: Job, by: str | None) -> None:
+    """Write the new pending ``job`` and its ``enqueue_job`` (PostgreSQL): one statement with
+    the ``job_transition_statement`` parts, then ``job_transition`` (``batched=True``)."""
+    author = author_of(by)
+    parts: list[StatementPart] = []
+    for _, response in job_transition_statement.send(
+        sender=Job, event=ENQUEUE_JOB, job=job, author=author
+    ):
+        if isinstance(response, StatementPart):
+            parts.append(response)
+    columns, values, fields = _job_insert()
+    quote = connection.ops.quote_name
+    count_table = quote(QueueCount._meta.db_table)
+    sql = _INSERT_SQL.format(
+        job_table=quote(Job._meta.db_table),
+        columns=columns,
+        values=values,
+        count_table=count_table,
+        pending=f"'{PENDING}'",  # constants: fewer parameters
+        channel=f"'{NOTIFY_CHANNEL}'",
+        parts="".join(f",\n{part.sql}" for part in parts),
+        results="".join(f", {part.result[0]}.{part.result[1]}" for part in parts),
+        joins="".join(f", {part.result[0]}" for part in parts),
+    )
+    params: list[Any] = [field.get_db_prep_save(field.pre_save(job, True), connection)
+                         for field in fields]  # fmt: skip
+    for part in parts:
+        params += part.params
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (queue, *results) = cursor.fetchone()[:-1]
+        job._state.adding = False
+        job._state.db = connection.alias
+        for part, result in zip(parts, results, strict=True):
+            part.done(result)
+        if isinstance(queue, str):  # Django loads jsonb as text (JSONField parses it)
+            queue = json.loads(queue)
+        _emit_many([(ENQUEUE_JOB, job, dict(sorted(queue.items())))], by, statement=True)
 
 
 def enqueue_many(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from events import publisher
 from events.publisher import Publisher
@@ -79,3 +80,40 @@ def test_a_forked_child_gets_a_publisher_of_its_own():
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_wakeups_are_spaced_by_the_interval_and_a_summary_does_not_wait():
+    """After a wake-up was sent, the next one waits for ``interval`` and carries the highest id
+    handed over meanwhile; a summary goes out meanwhile."""
+    sent: list[tuple[float, dict]] = []
+
+    async def send(message: dict) -> None:
+        sent.append((time.monotonic(), message))
+
+    pub = Publisher(send, lambda message, exc: None, interval=1.0)
+    pub.wakeup({"type": "hub.wakeup", "id": 1})
+    assert pub.flush(10)  # the first one at once: nothing was sent before
+    for event_id in (2, 4, 3):
+        pub.wakeup({"type": "hub.wakeup", "id": event_id})
+    pub.summary({"type": "hub.summary", "rows": [1]})
+    assert pub.flush(10)
+    assert [message for _, message in sent] == [
+        {"type": "hub.wakeup", "id": 1},
+        {"type": "hub.summary", "rows": [1]},  # not held back by the wake-ups' interval
+        {"type": "hub.wakeup", "id": 4},  # one for the three, the highest id
+    ]
+    assert sent[2][0] - sent[0][0] >= 1.0
+    pub.close()
+
+
+def test_the_process_publisher_takes_the_interval_setting(settings):
+    from events import outbox
+
+    settings.CORE4_EVENTS_WAKEUP_INTERVAL = 0.25
+    before, publisher._Process.publisher = publisher._Process.publisher, None
+    try:
+        made = outbox._publisher()
+        assert made._interval == 0.25
+    finally:
+        publisher._Process.publisher = before
+    made.close()

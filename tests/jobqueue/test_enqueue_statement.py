@@ -1,0 +1,165 @@
+"""PostgreSQL: an enqueue is one statement — the job row, the ``pending`` counter, the
+``enqueue_job`` event (the events app's ``job_transition_statement`` part) and the NOTIFY —
+and writes what the ordinary path writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from events.models import Event
+from events.outbox import store
+from jobqueue import services, transitions
+from jobqueue.errors import JobExists
+from jobqueue.models import Job, QueueCount
+from jobqueue.signals import job_transition
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOOP = "jobqueue.jobs.example.NoopJob"
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement enqueue is PostgreSQL's (SQLite writes it step by step)")
+
+
+def _fields(job: Job) -> dict:
+    return {f.attname: getattr(job, f.attname) for f in Job._meta.local_concrete_fields}
+
+
+def test_one_statement_writes_the_job_the_counter_and_the_event():
+    with CaptureQueriesContext(connection) as queries:
+        job = services.enqueue(
+            NOOP, priority=3, attempts=2, error_time={"base": 2, "factor": 3}, a={"b": [1]}
+        )
+    sqls = [q["sql"].strip() for q in queries]
+    assert len(sqls) == 3 and (sqls[0], sqls[2]) == ("BEGIN", "COMMIT"), sqls
+    assert sqls[1].startswith("WITH job AS (INSERT")
+    stored = Job.objects.get(pk=job.pk)
+    assert _fields(stored) == _fields(job)  # every column as the returned Job has it
+    assert stored.error_time["factor"] == 3
+    assert (stored.args, stored.priority, stored.error_time) == (
+        {"a": {"b": [1]}},
+        3,
+        job.error_time,
+    )
+    assert QueueCount.objects.get(state="pending").n == 1
+    event = Event.objects.get()
+    assert (event.name, event.channel, event.author) == (
+        "enqueue_job", "queue", transitions.os_user(),
+    )  # fmt: skip
+    assert event.data == {"_id": job.pk, "queue": {"pending": 1}}
+    assert event.total == 1
+
+
+def test_the_event_counts_every_state_after_the_change():
+    QueueCount.objects.update_or_create(state="failed", defaults={"n": 2})
+    QueueCount.objects.update_or_create(state="running", defaults={"n": 0})
+    services.enqueue(NOOP, n=1)
+    job = services.enqueue(NOOP, n=2, by="mra")
+    event = Event.objects.order_by("id").last()
+    assert event.author == "mra"
+    assert event.data == {"_id": job.pk, "queue": {"failed": 2, "pending": 2}}  # no zeros
+    assert event.total == 4
+
+
+def test_a_missing_counter_row_is_created():
+    QueueCount.objects.filter(state="pending").delete()  # as after a flush
+    job = services.enqueue(NOOP)
+    assert QueueCount.objects.get(state="pending").n == 1
+    assert Event.objects.get().data == {"_id": job.pk, "queue": {"pending": 1}}
+
+
+def test_a_duplicate_writes_nothing():
+    services.enqueue(NOOP, x=1)
+    with pytest.raises(JobExists):
+        services.enqueue(NOOP, x=1)
+    assert Job.objects.count() == 1
+    assert Event.objects.count() == 1
+    assert QueueCount.objects.get(state="pending").n == 1
+
+
+def test_the_scheduled_job_s_event_names_its_schedule():
+    job = services.enqueue_scheduled(NOOP, {"n": 1}, "5f0000000000000000000001")
+    event = Event.objects.get()
+    assert event.author == services.SCHEDULER
+    assert event.data["schedule_id"] == "5f0000000000000000000001"
+    assert event.data["_id"] == job.pk
+
+
+def test_other_receivers_see_the_transition_inside_its_transaction():
+    seen: list[tuple] = []
+
+    def receiver(sender, *, event, job, counts, author, **kw):
+        exists = Job.objects.filter(pk=job.pk).exists()  # written by the statement already
+        seen.append((event, counts, author, connection.in_atomic_block, exists))
+
+    job_transition.connect(receiver, weak=False)
+    try:
+        services.enqueue(NOOP, by="mra")
+    finally:
+        job_transition.disconnect(receiver)
+    assert seen == [("enqueue_job", {"pending": 1}, "mra", True, True)]
+
+
+def test_a_failing_receiver_undoes_the_statement():
+    def receiver(sender, **kw):
+        raise RuntimeError("receiver failed")
+
+    job_transition.connect(receiver, weak=False)
+    try:
+        with pytest.raises(RuntimeError):
+            services.enqueue(NOOP)
+    finally:
+        job_transition.disconnect(receiver)
+    assert not Job.objects.exists()
+    assert not Event.objects.exists()
+    assert not QueueCount.objects.filter(state="pending", n__gt=0).exists()
+
+
+def test_the_statement_s_event_id_follows_commit_order():
+    """A transaction that took an event id first and commits late: the statement's event
+    gets a later id and, once it committed, every lower id is committed (the commit-order
+    lock is taken inside the statement)."""
+    inserted = threading.Event()
+    seen: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def slow():
+        try:
+            with transaction.atomic():
+                seen["slow"] = store("message", "system", "first").pk
+                inserted.set()
+                time.sleep(0.5)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            inserted.set()
+        finally:
+            connection.close()
+
+    def fast():
+        try:
+            assert inserted.wait(10)
+            job = services.enqueue(NOOP)
+            event = Event.objects.get(name="enqueue_job", data___id=job.pk)
+            seen["fast"] = event.pk
+            seen["lower"] = list(Event.objects.filter(id__lt=event.pk).values_list("id", flat=True))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=slow), threading.Thread(target=fast)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert seen["fast"] > seen["slow"]
+    assert seen["lower"] == [seen["slow"]], "a later id committed before an earlier one"
