@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import Min, Q
 
 from core4api.ids import object_id, utcnow
@@ -323,6 +324,10 @@ class Switches:
     worker_by: str = ""  # who set it
 
 
+#: the compiled statement of ``ControlManager.switches`` per (database, worker), PostgreSQL
+_SWITCHES_SQL: dict[tuple[str, str | None], tuple[str, tuple]] = {}
+
+
 class ControlManager(models.Manager["Control"]):
     PAUSE = "pause"
     HALT = "halt"
@@ -338,11 +343,7 @@ class ControlManager(models.Manager["Control"]):
     def switches(self, worker: str | None = None) -> Switches:
         """Global pause, paused projects, when halt was last requested and — with
         ``worker`` — that worker's mode: one query."""
-        wanted = Q(key__startswith=self.PAUSE) | Q(key=self.HALT)
-        if worker is not None:
-            wanted |= Q(key=self.worker_key(worker))
-        rows = {key: (created, value) for key, created, value in
-                self.filter(wanted).values_list("key", "created", "value")}  # fmt: skip
+        rows = self._switch_rows(worker)
         prefix = self.pause_key("")
         mode = rows.get(self.worker_key(worker)) if worker is not None else None
         value = mode[1] if mode and isinstance(mode[1], dict) else {}
@@ -353,6 +354,34 @@ class ControlManager(models.Manager["Control"]):
             worker_mode=value.get("mode"),
             worker_by=str(value.get("by", "")),
         )
+
+    def _switch_rows(self, worker: str | None) -> dict[str, tuple[datetime, Any]]:
+        """``{key: (created, value)}`` of the pause and halt rows and ``worker``'s mode (a
+        statement built once: a worker reads them before every pick)."""
+        wanted = Q(key__startswith=self.PAUSE) | Q(key=self.HALT)
+        if worker is not None:
+            wanted |= Q(key=self.worker_key(worker))
+        query = self.filter(wanted).values_list("key", "created", "value")
+        if connections[self.db].vendor != "postgresql":
+            return {key: (created, value) for key, created, value in query}
+        key = (self.db, worker)
+        sql = _SWITCHES_SQL.get(key)
+        if sql is None:
+            if len(_SWITCHES_SQL) >= 64:
+                _SWITCHES_SQL.clear()
+            sql = _SWITCHES_SQL[key] = query.query.sql_with_params()
+        connection = connections[self.db]
+        value_field = self.model._meta.get_field("value")
+        created_field = self.model._meta.get_field("created")
+        with connection.cursor() as cursor:
+            cursor.execute(*sql)
+            return {
+                key: (
+                    created_field.to_python(created),
+                    value_field.from_db_value(value, None, connection),  # type: ignore[attr-defined]
+                )
+                for key, created, value in cursor.fetchall()
+            }
 
     # --- per worker: quiet, stopping ----------------------------------------------------------
     def worker_key(self, identifier: str) -> str:

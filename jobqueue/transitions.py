@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Count, F, Field, Q
 
 from core4api.ids import utcnow
 from jobqueue import backoff
@@ -245,14 +245,77 @@ def notify() -> None:
 
 def _save(job: Job, old: str | None, *fields: str) -> dict[str, int] | None:
     """Write ``fields`` (and what the batch left unsaved of the job) and shift the
-    counters; the counts after it if they were read."""
+    counters; the counts after it if they were read. In a batch on PostgreSQL the write is
+    left to :meth:`_Pending.write` (the batch's job writes together, before its next read
+    of jobs)."""
     pending = _PENDING.get()
+    if pending is not None and pending.counters is not None:
+        pending.defer(job, fields)
+        return _shift(old, _counted(job))
     unsaved = pending.unsaved.pop(job.pk, None) if pending is not None else None
     if unsaved is not None and unsaved[0] is not job:  # read again meanwhile: its own save
-        unsaved[0].save(update_fields=sorted(unsaved[1]))
+        _update(unsaved[0], unsaved[1])
         unsaved = None
-    job.save(update_fields=sorted({*fields, *unsaved[1]}) if unsaved else fields)
+    _update(job, {*fields, *unsaved[1]} if unsaved else fields)
     return _shift(old, _counted(job))
+
+
+#: ``UPDATE`` statements of :func:`_update` by the fields they write (a few shapes)
+_UPDATES: dict[tuple[str, ...], tuple[str, tuple[Field, ...]]] = {}
+
+
+def _update(job: Job, fields) -> None:
+    """``job.save(update_fields=fields)`` of a transition, without the ORM's build of the
+    statement per call (it took longer than running it): one compiled ``UPDATE`` per set of
+    fields; ``Job`` has no ``pre_save``/``post_save`` receivers nor ``auto_now`` fields."""
+    names = tuple(sorted(fields))
+    compiled = _UPDATES.get(names)
+    if compiled is None:
+        quote = connection.ops.quote_name
+        concrete = {field.name: field for field in Job._meta.local_concrete_fields}
+        model_fields = tuple(concrete[name] for name in names)
+        sets = ", ".join(f"{quote(field.column)} = %s" for field in model_fields)
+        where = quote(Job._meta.pk.column)
+        sql = f"UPDATE {quote(Job._meta.db_table)} SET {sets} WHERE {where} = %s"
+        compiled = _UPDATES[names] = (sql, model_fields)
+    sql, model_fields = compiled
+    params = [field.get_db_prep_save(getattr(job, field.attname), connection)
+              for field in model_fields]  # fmt: skip
+    params.append(job.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"job [{job.pk}] was not written ({cursor.rowcount} rows)")
+
+
+def _update_many(jobs: list[Job], fields) -> None:
+    """:func:`_update` of several jobs with the same ``fields``: one statement (PostgreSQL)."""
+    if len(jobs) == 1:
+        _update(jobs[0], fields)
+        return
+    quote = connection.ops.quote_name
+    concrete = {field.name: field for field in Job._meta.local_concrete_fields}
+    model_fields = [concrete[name] for name in sorted(fields)]
+    pk = Job._meta.pk
+    columns = [pk, *model_fields]
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    names = ", ".join(f"c{index}" for index in range(len(columns)))
+    sets = ", ".join(
+        f"{quote(field.column)} = v.c{index}" for index, field in enumerate(columns) if index
+    )
+    sql = (
+        f"UPDATE {quote(Job._meta.db_table)} AS j SET {sets} "
+        f"FROM (VALUES {', '.join([row] * len(jobs))}) AS v({names}) "
+        f"WHERE j.{quote(pk.column)} = v.c0"
+    )
+    params: list[Any] = []
+    for job in jobs:
+        params += [field.get_db_prep_save(getattr(job, field.attname), connection)
+                   for field in columns]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount != len(jobs):
+            raise DatabaseError(f"{len(jobs)} jobs to write, {cursor.rowcount} written")
 
 
 #: Inside :func:`batch`: the counts after its last change (PostgreSQL; None: read them).
@@ -279,6 +342,22 @@ class _Pending:
         #: by no pick), written by the job's next save in the batch or at its end
         self.unsaved: dict[str, tuple[Job, set[str]]] = {}
 
+    def defer(self, job: Job, fields) -> None:
+        """``job``'s ``fields`` to write with :meth:`write` (PostgreSQL)."""
+        unsaved = self.unsaved.get(job.pk)
+        if unsaved is not None and unsaved[0] is not job:  # read again meanwhile
+            self.write()
+        self.unsaved.setdefault(job.pk, (job, set()))[1].update(fields)
+
+    def write(self) -> None:
+        """Write the jobs' deferred fields: one statement per set of fields."""
+        unsaved, self.unsaved = self.unsaved, {}
+        groups: dict[frozenset[str], list[Job]] = {}
+        for job, fields in unsaved.values():
+            groups.setdefault(frozenset(fields), []).append(job)
+        for names, jobs in groups.items():
+            _update_many(jobs, names)
+
     def shift(self, deltas: dict[str, int]) -> dict[str, int]:
         counters = self.counters
         assert counters is not None
@@ -289,9 +368,7 @@ class _Pending:
         return now
 
     def flush(self) -> None:
-        unsaved, self.unsaved = self.unsaved, {}
-        for job, fields in unsaved.values():
-            job.save(update_fields=sorted(fields))
+        self.write()
         if self.counters is not None:
             _write_counters(self.start, self.counters)
         events, self.events = self.events, []
@@ -400,8 +477,11 @@ def _lock(job_id: str) -> Job:
     if not isinstance(job_id, str) or not job_id:
         raise JobNotFound(f"job [{job_id}] not found")
     known = _JOBS.get()
+    pending = _PENDING.get()
     try:
         job = known[job_id] if known and job_id in known else None
+        if job is None and pending is not None and job_id in pending.unsaved:
+            job = pending.unsaved[job_id][0]  # changed in the batch, not written yet
         job = job or Job.objects.select_for_update().get(pk=job_id)
     except Job.DoesNotExist:
         raise JobNotFound(f"job [{job_id}] not found") from None
@@ -729,6 +809,9 @@ def pick_many(
             # transaction of its own; SQLite reads the running counts again for each)
             take = limit - len(picked) if batched else 1
             if postgres:
+                pending = _PENDING.get()
+                if pending is not None:  # what the batch left unwritten, before reading jobs
+                    pending.write()
                 candidates = _candidates_locked(worker, now, tuple(paused), full, take)
             else:
                 candidates = list(_candidates(worker, now, list(paused), full)[:take])
@@ -863,7 +946,7 @@ def start(job_id: str, worker: str, pid: int) -> Job:
         if pending is not None:  # written with the job's end if that is in the batch too
             pending.unsaved.setdefault(job.pk, (job, set()))[1].update(fields)
         else:
-            job.save(update_fields=fields)
+            _update(job, fields)
         _emit(START_JOB, job, None)
         return job
 
