@@ -369,8 +369,8 @@ class _Pending:
 
     def flush(self) -> None:
         self.write()
-        if self.counters is not None:
-            _write_counters(self.start, self.counters)
+        if self.counters is not None and _write_counters(self.start, self.counters, self.notify):
+            self.notify = False  # sent with the counters
         events, self.events = self.events, []
         run: list[tuple[str, Job, dict[str, int]]] = []
         for index, (event, job, now_counts, author) in enumerate(events):
@@ -385,24 +385,30 @@ class _Pending:
                     cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
-def _write_counters(before: dict[str, int], after: dict[str, int]) -> None:
+def _write_counters(before: dict[str, int], after: dict[str, int], notify: bool = False) -> bool:
     """Shift the counter rows (locked by the batch) from ``before`` to ``after``: one UPDATE
-    for the rows that exist, created for the others (after a flush; migrate creates them)."""
+    for the rows that exist, created for the others (after a flush; migrate creates them).
+    ``notify``: ``NOTIFY`` in the same statement; True if it was sent."""
     deltas = {state: after[state] - before.get(state, 0) for state in sorted(after)}
     existing = {state: d for state, d in deltas.items() if d and state in before}
+    sent = False
     if existing:
         table = connection.ops.quote_name(QueueCount._meta.db_table)
         values = ", ".join(["(%s, %s)"] * len(existing))
         params: list[Any] = [item for pair in existing.items() for item in pair]
+        sql = (
+            f"UPDATE {table} AS c SET n = c.n + v.delta "
+            f"FROM (VALUES {values}) AS v(state, delta) WHERE c.state = v.state"
+        )
+        if notify:  # a data-modifying CTE runs whether read or not
+            sql = f"WITH shifted AS ({sql}) SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+            sent = True
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS c SET n = c.n + v.delta "
-                f"FROM (VALUES {values}) AS v(state, delta) WHERE c.state = v.state",
-                params,
-            )
+            cursor.execute(sql, params)
     missing = {state: d for state, d in deltas.items() if d and state not in before}
     if missing:
         _create_counters(missing)
+    return sent
 
 
 #: Inside :func:`batch`: what its transitions leave for its end (:class:`_Pending`).
@@ -785,9 +791,16 @@ def pick_many(
     ``run_mode(name)``: how the worker will run the job (``fork``/``pool``, stored in
     ``Job.run_mode``); default ``fork``.
 
-    Outside :func:`batch` each claim is a transaction of its own.
+    On PostgreSQL a pick outside :func:`batch` runs in a batch of its own: every claim is
+    made holding every counter row, so no other claim or end commits between a name's count
+    and its claims — and while fewer jobs run in all than a job's ``max_parallel``, its name
+    needs no count at all (:func:`_below_limit`). On SQLite each claim outside a batch is a
+    transaction of its own.
     """
     postgres = connection.vendor == "postgresql"
+    if postgres and not _IN_BATCH.get():
+        with batch([]):
+            return pick_many(worker, limit, paused=paused, now=now, busy=busy, run_mode=run_mode)
     fixed_now = now
     # PostgreSQL: names at max_parallel are excluded once one turned out full (the per-name
     # check below is authoritative), which saves the count per name in the common case
@@ -822,10 +835,15 @@ def pick_many(
                 if job.name in skipped:
                     again = True
                     continue
-                running = 0
-                if postgres:
+                running: int | None = 0
+                if postgres and _below_limit(job):
+                    running = counted.get(job.name)  # no need to count: cannot be full
+                elif postgres:
                     known = counted.get(job.name)
                     if known is None:
+                        pending = _PENDING.get()
+                        if pending is not None and pending.unsaved:
+                            pending.write()  # the count sees this batch's claims
                         known = _running_under_lock(job.name, wait=busy is None)
                     if known is None:
                         skipped.add(job.name)
@@ -848,7 +866,7 @@ def pick_many(
                     continue
                 _claim(job, worker, now, run_mode)
                 picked.append(job)
-                if batched:
+                if batched and running is not None:
                     counted[job.name] = running + 1
             if not again and len(candidates) < take:
                 return picked  # no more runnable jobs
@@ -885,6 +903,17 @@ def _candidates_locked(
     params = list(frozen)
     params[at] = now
     return list(Job.objects.raw(sql, params))
+
+
+def _below_limit(job: Job) -> bool:
+    """Inside :func:`batch` on PostgreSQL: fewer jobs run in all than ``job.max_parallel``,
+    so its name cannot be full — no need to lock the name and count. Exact: the batch holds
+    the ``running`` counter row, so no other transaction starts or ends a job until it
+    commits, and its own claims are in the count."""
+    pending = _PENDING.get()
+    if pending is None or pending.counters is None or RUNNING not in pending.start:
+        return False  # no running counter row locked (after a flush: migrate creates it)
+    return pending.counters[RUNNING] < job.max_parallel
 
 
 def _running_under_lock(name: str, wait: bool) -> int | None:

@@ -130,9 +130,8 @@ def test_one_notify_and_one_event_insert_per_turn():
     statements = [" ".join(q["sql"].split()).upper() for q in queries.captured_queries]
     inserts = [s for s in statements if s.startswith(("INSERT", "WITH ORDERED"))]
     assert len(inserts) == 1, inserts
-    assert sum(s.startswith("NOTIFY") for s in statements) == (
-        1 if connection.vendor == "postgresql" else 0
-    )
+    notifies = sum(s.startswith("NOTIFY") or "PG_NOTIFY(" in s for s in statements)
+    assert notifies == (1 if connection.vendor == "postgresql" else 0)
     assert [name for name, _, _ in stored(set(ids))][-6:] == ["start_job", "complete_job"] * 3
     assert transitions.recount() == counter_rows() == {}
 
@@ -168,7 +167,10 @@ def test_pick_many_skips_a_name_another_transaction_is_picking():
         pytest.skip("per-name locks are PostgreSQL's (SQLite serialises writers)")
     import threading
 
-    blocked = services.enqueue("jobqueue.jobs.example.DummyJob", priority=9, n=50)
+    # one job runs: the next one of a name with max_parallel 1 needs its name counted
+    services.enqueue("tests.jobqueue.jobs.SleepJob", priority=10, n=49)
+    assert transitions.pick(WORKER) is not None
+    blocked = services.enqueue("jobqueue.jobs.example.DummyJob", priority=9, max_parallel=1, n=50)
     free = services.enqueue(NOOP, n=51)
     holding, release = threading.Event(), threading.Event()
 
@@ -196,6 +198,52 @@ def test_pick_many_skips_a_name_another_transaction_is_picking():
     assert [job.id for job in picked] == [free.id]
     assert busy == {blocked.name}
     assert Job.objects.get(pk=blocked.id).state == "pending"
+
+
+def test_below_max_parallel_in_all_a_name_is_neither_locked_nor_counted():
+    """The batch holds every counter row: with fewer jobs running in all than a job's
+    ``max_parallel`` its name cannot be full — no per-name lock, no count."""
+    jobs = [services.enqueue(NOOP, n=60 + i, max_parallel=3) for i in range(4)]
+    with CaptureQueriesContext(connection) as queries:
+        picked = transitions.pick_many(WORKER, 4)
+    statements = " ".join(q["sql"] for q in queries.captured_queries).lower()
+    # three claims below the limit; the fourth finds 3 running in all: counted (and full)
+    assert [job.id for job in picked] == [job.id for job in jobs[:3]]
+    if connection.vendor == "postgresql":
+        assert statements.count("advisory_xact_lock(hashtext") == 1
+        assert statements.count("count(*)") == 1
+
+
+def test_concurrent_picks_never_exceed_max_parallel():
+    """Pickers in threads, each in its own transactions, over one name with max_parallel 2
+    (and jobs of another name, so that the count is skipped while few run in all)."""
+    import threading
+
+    for i in range(8):
+        services.enqueue(NOOP, n=70 + i, max_parallel=2, priority=5)
+        services.enqueue("jobqueue.jobs.example.DummyJob", n=80 + i, priority=1)
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def picker(index: int) -> None:
+        try:
+            start.wait(10)
+            for _ in range(3):
+                transitions.pick_many(f"{WORKER}-{index}", 2)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=picker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    running = Job.objects.filter(state="running", journaled=False)
+    assert running.filter(name=NOOP).count() == 2
+    assert counter_rows() == transitions.recount()
 
 
 def test_the_pick_walks_its_index_with_stale_statistics():

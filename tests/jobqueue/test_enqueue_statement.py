@@ -163,3 +163,59 @@ def test_the_statement_s_event_id_follows_commit_order():
     assert not errors, errors
     assert seen["fast"] > seen["slow"]
     assert seen["lower"] == [seen["slow"]], "a later id committed before an earlier one"
+
+
+def test_the_statement_takes_its_locks_in_the_transitions_order():
+    """Job row, counter row, then the commit-order lock — as every transition: an enqueue
+    that waits for the ``pending`` counter row (held here by another transaction, as a
+    worker's batch holds it) must not hold the commit-order lock meanwhile, or it deadlocks
+    with that transaction's event insert."""
+    import psycopg
+
+    QueueCount.objects.update_or_create(state="pending", defaults={"n": 0})
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    holder = psycopg.connect(**params)
+    observer = psycopg.connect(**params, autocommit=True)
+    table = QueueCount._meta.db_table
+    holder.execute(f"SELECT n FROM {table} WHERE state = 'pending' FOR UPDATE").fetchall()
+    pid: list[int] = []
+    errors: list[BaseException] = []
+
+    def enqueue():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid.append(cursor.fetchone()[0])
+            services.enqueue(NOOP, waiting=True)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=enqueue)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        waiting = None
+        while time.monotonic() < deadline and not waiting:
+            time.sleep(0.02)
+            if pid:
+                waiting = observer.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", pid
+                ).fetchone()
+                waiting = waiting if waiting and waiting[0] == "Lock" else None
+        assert waiting, "the enqueue did not wait for the counter row"
+        advisory = observer.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s AND granted",
+            pid,
+        ).fetchone()[0]
+        assert advisory == 0, "the enqueue holds the commit-order lock before the counter row"
+    finally:
+        holder.rollback()
+        holder.close()
+        thread.join(30)
+        observer.close()
+    assert not errors, errors
+    assert Job.objects.filter(args={"waiting": True}).exists()
