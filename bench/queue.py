@@ -293,11 +293,9 @@ def print_queries_per_job(concurrency: int, name: str, pool: bool, jobs: int = 1
         transitions.complete(job.id, "bench-q")
         marks.append(len(queries))
     steps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
-    # PostgreSQL's enqueue runs on a psycopg cursor of its own (a prepared statement), which
-    # Django's query log does not see: one statement, its own transaction
-    enqueue = steps[0] or "1 (one prepared statement, not in Django's query log)"
-    print("statements per transition (in process): enqueue {}, pick {}, start {}, complete {}"
-          .format(enqueue, *steps[1:]))  # fmt: skip
+    # BEGIN and COMMIT included (PostgreSQL's enqueue: BEGIN, one statement, COMMIT)
+    print("statements per transition (in process, BEGIN/COMMIT included): enqueue {}, pick {}, "
+          "start {}, complete {}".format(*steps))  # fmt: skip
 
     # the worker's own statements while it drains `jobs` no-op jobs (housekeeping included)
     for i in range(jobs):

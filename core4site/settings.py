@@ -251,6 +251,9 @@ CORE4_WORKER_TIMEOUT = env.float("CORE4_WORKER_TIMEOUT", default=30.0)
 CORE4_WORKER_GRACE = env.float("CORE4_WORKER_GRACE", default=30.0)
 #: SQLite only (no LISTEN/NOTIFY): how often an idle worker looks for work (s).
 CORE4_WORKER_POLL = env.float("CORE4_WORKER_POLL", default=0.05)
+#: After a job ended, wait up to this long (s) for the jobs launched with it, so that one
+#: turn records them together (0: record each end at once).
+CORE4_WORKER_GATHER = max(0.0, env.float("CORE4_WORKER_GATHER", default=0.002))
 #: Directory for the job output files while jobs run (default: the system's temp dir).
 CORE4_WORKER_TMP = env.str("CORE4_WORKER_TMP", default="") or None
 #: Fork job processes from a small fork server rather than from the worker (README "The job queue").

@@ -68,6 +68,8 @@ class Slot:
     output_flushed: int = 0
     #: the pool process running the job (``run_mode`` pool), None for a job process
     pool: PoolProcess | None = None
+    #: which :meth:`Processes.launch` started it (jobs launched together: siblings)
+    launch: int = 0
 
 
 class Processes:
@@ -87,6 +89,7 @@ class Processes:
         self.forkserver: ForkServer | None = None
         self.awaiting_pid: list[Slot] = []  # spawned by the fork server, in request order
         self.pool = Pool()
+        self.launches = 0  # calls of launch()
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -116,9 +119,16 @@ class Processes:
         """Start a process per job: through the fork server (the pids arrive later), or
         forked from this already initialised worker; or hand it to a pool process
         (``Job.run_mode`` pool)."""
+        self.launches += 1
         for job in jobs:
             self.spawn(job_data(job), job.run_mode or FORK)
             log.info("launching [%s] with [%s]", job.name, job.id)
+
+    def siblings_running(self) -> bool:
+        """A job launched together with one that ended (and is not recorded yet) still
+        runs."""
+        ended = {slot.launch for slot in self.unsettled}
+        return any(slot.launch in ended for slot in self.slots.values())
 
     def spawn(self, data: dict[str, Any], mode: str = FORK) -> None:
         """Start one job process (or hand the job to a pool process); if that fails, the
@@ -155,6 +165,7 @@ class Processes:
             os.close(write_fd)
             os.set_blocking(read_fd, False)
             slot = Slot(job_id=data["id"], pid=pid, fd=read_fd, output=output, server=server)
+            slot.launch = self.launches
             slot.data = data
             slot.pool = proc
             self.slots[read_fd] = slot

@@ -143,6 +143,7 @@ class Worker(Stopping):
         try:
             if self.processes.reap():
                 self.wanted = True
+                self._gather()
             now = time.monotonic()
             if now >= self.next_tick:
                 self.next_tick = now + settings.CORE4_WORKER_TICK
@@ -165,6 +166,22 @@ class Worker(Stopping):
             self._recover()
             time.sleep(0.5)
         self._wait(self._timeout())
+
+    def _gather(self) -> None:
+        """A job ended: wait up to ``CORE4_WORKER_GATHER`` seconds for the jobs launched
+        together with it to end too, so that one turn (one transaction) records them all —
+        jobs of one launch tend to end together (short jobs, one batch of work). Jobs that
+        run on are not waited for past the window; a stopping worker does not wait."""
+        window = settings.CORE4_WORKER_GATHER
+        if window <= 0 or self.stopping:
+            return
+        deadline = time.monotonic() + window
+        while self.processes.siblings_running():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._wait(left)
+            self.processes.reap()
 
     def _recover(self) -> None:
         with contextlib.suppress(Exception):

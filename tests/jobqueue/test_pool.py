@@ -179,3 +179,39 @@ def test_sigkilled_fork_server_loses_no_pool_job(events, fast):
     later = Job.objects.get(args__n=2)
     assert later.state == "complete" and later.trial == 1
     assert worker.processes.forkserver.pid != servers[0]
+
+
+def _settled_per_turn(worker: Worker) -> list[set[str]]:
+    """The job ids each of ``worker``'s turns recorded the end of."""
+    turns: list[set[str]] = []
+    record = worker.record
+
+    def recording(*args, **kwargs):
+        ended = {slot.job_id for slot in worker.processes.unsettled}
+        if ended:
+            turns.append(ended)
+        return record(*args, **kwargs)
+
+    worker.record = recording  # type: ignore[method-assign]
+    return turns
+
+
+def test_jobs_launched_together_are_recorded_in_one_turn(fast):
+    """After a job ended the worker waits (up to ``CORE4_WORKER_GATHER``) for the jobs
+    launched with it, and records their ends in one transaction."""
+    fast.CORE4_WORKER_GATHER = 10.0  # far longer than the jobs: only their ends end the wait
+    jobs = [services.enqueue(SLEEP, sleep=0, n=i) for i in range(2)]
+    worker = Worker("test-worker", 2, pool=True)
+    turns = _settled_per_turn(worker)
+    worker.run(until=journaled(*jobs), timeout=60)
+    assert turns == [{job.id for job in jobs}]
+
+
+def test_the_gather_waits_no_longer_than_its_window(fast):
+    fast.CORE4_WORKER_GATHER = 0.05
+    quick = services.enqueue(SLEEP, sleep=0, n=1)
+    slow = services.enqueue(SLEEP, sleep=3, n=2)
+    worker = Worker("test-worker", 2, pool=True)
+    turns = _settled_per_turn(worker)
+    worker.run(until=journaled(quick, slow), timeout=60)
+    assert turns == [{quick.id}, {slow.id}]  # the quick one's end did not wait for the slow
