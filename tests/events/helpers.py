@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import User
 from accounts.tokens import issue_token
@@ -111,3 +114,49 @@ async def close(*communicators) -> None:
     for communicator in communicators:
         await communicator.disconnect()
     await asyncio.sleep(0)
+
+
+def commit_order_race(slow: Callable[[], list[int]], fast: Callable[[], int]) -> dict:
+    """``slow()`` stores events in a transaction that stays open 0.5 s after; meanwhile, in
+    another thread, ``fast()`` stores one and commits. Returns ``{"slow": its ids, "fast":
+    the fast id, "lower_visible": the ids below it visible right after its commit}`` — in
+    commit order, ``lower_visible == slow`` and ``fast > max(slow)``."""
+    from events.models import Event
+
+    inserted = threading.Event()
+    seen: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                seen["slow"] = slow()
+                inserted.set()
+                time.sleep(0.5)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            inserted.set()
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            assert inserted.wait(10)
+            pk = fast()
+            seen["fast"] = pk
+            # right after this commit: are all lower ids committed (visible)?
+            seen["lower_visible"] = list(
+                Event.objects.filter(id__lt=pk).values_list("id", flat=True)
+            )
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    return seen

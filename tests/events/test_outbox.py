@@ -4,8 +4,6 @@ that never fails a transition."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -13,7 +11,7 @@ from django.db import connection, transaction
 from events.models import Event, format_id, parse_id
 from events.outbox import flush, store, store_many
 from jobqueue.transitions import os_user
-from tests.events.helpers import summary, transition
+from tests.events.helpers import commit_order_race, summary, transition
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,48 +53,18 @@ def test_ids_follow_commit_order(many):
             "the in-memory SQLite test database has table locks (SQLITE_LOCKED) instead of the "
             "file database's busy waiting; the product's SQLite file serialises writers from BEGIN"
         )
-    inserted = threading.Event()
-    seen: dict[str, object] = {}
-    errors: list[BaseException] = []
 
-    def slow():
-        try:
-            with transaction.atomic():
-                if many:
-                    rows = [("enqueue_job", "queue", {"queue": {"pending": n}}) for n in (1, 2, 3)]
-                    pks = [event.pk for event in store_many(rows)]
-                    assert pks == sorted(pks) and len(set(pks)) == 3
-                    seen["slow"] = pks
-                else:
-                    seen["slow"] = [store("enqueue_job", "queue", {"queue": {"pending": 1}}).pk]
-                inserted.set()
-                time.sleep(0.5)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            inserted.set()
-        finally:
-            connection.close()
+    def slow() -> list[int]:
+        if many:
+            rows = [("enqueue_job", "queue", {"queue": {"pending": n}}) for n in (1, 2, 3)]
+            pks = [event.pk for event in store_many(rows)]
+            assert pks == sorted(pks) and len(set(pks)) == 3
+            return pks
+        return [store("enqueue_job", "queue", {"queue": {"pending": 1}}).pk]
 
-    def fast():
-        try:
-            assert inserted.wait(10)
-            pk = store("enqueue_job", "queue", {"queue": {"pending": 2}}).pk
-            seen["fast"] = pk
-            # right after this commit: are all lower ids committed (visible)?
-            seen["lower_visible"] = list(
-                Event.objects.filter(id__lt=pk).values_list("id", flat=True)
-            )
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=slow), threading.Thread(target=fast)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors, errors
+    seen = commit_order_race(
+        slow, lambda: store("enqueue_job", "queue", {"queue": {"pending": 2}}).pk
+    )
     assert seen["fast"] > max(seen["slow"])
     assert seen["lower_visible"] == seen["slow"], "a later id committed before an earlier one"
 

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
@@ -17,6 +17,7 @@ from jobqueue import services, transitions
 from jobqueue.errors import JobExists
 from jobqueue.models import Job, QueueCount
 from jobqueue.signals import job_transition
+from tests.events.helpers import commit_order_race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,42 +128,14 @@ def test_the_statement_s_event_id_follows_commit_order():
     """A transaction that took an event id first and commits late: the statement's event
     gets a later id and, once it committed, every lower id is committed (the commit-order
     lock is taken inside the statement)."""
-    inserted = threading.Event()
-    seen: dict[str, object] = {}
-    errors: list[BaseException] = []
 
-    def slow():
-        try:
-            with transaction.atomic():
-                seen["slow"] = store("message", "system", "first").pk
-                inserted.set()
-                time.sleep(0.5)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            inserted.set()
-        finally:
-            connection.close()
+    def fast() -> int:
+        job = services.enqueue(NOOP)
+        return Event.objects.get(name="enqueue_job", data___id=job.pk).pk
 
-    def fast():
-        try:
-            assert inserted.wait(10)
-            job = services.enqueue(NOOP)
-            event = Event.objects.get(name="enqueue_job", data___id=job.pk)
-            seen["fast"] = event.pk
-            seen["lower"] = list(Event.objects.filter(id__lt=event.pk).values_list("id", flat=True))
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=slow), threading.Thread(target=fast)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors, errors
-    assert seen["fast"] > seen["slow"]
-    assert seen["lower"] == [seen["slow"]], "a later id committed before an earlier one"
+    seen = commit_order_race(lambda: [store("message", "system", "first").pk], fast)
+    assert seen["fast"] > max(seen["slow"])
+    assert seen["lower_visible"] == seen["slow"], "a later id committed before an earlier one"
 
 
 def test_the_statement_takes_its_locks_in_the_transitions_order():
