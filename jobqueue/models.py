@@ -358,19 +358,19 @@ class ControlManager(models.Manager["Control"]):
     def _switch_rows(self, worker: str | None) -> dict[str, tuple[datetime, Any]]:
         """``{key: (created, value)}`` of the pause and halt rows and ``worker``'s mode (a
         statement built once: a worker reads them before every pick)."""
-        wanted = Q(key__startswith=self.PAUSE) | Q(key=self.HALT)
-        if worker is not None:
-            wanted |= Q(key=self.worker_key(worker))
-        query = self.filter(wanted).values_list("key", "created", "value")
-        if connections[self.db].vendor != "postgresql":
-            return {key: (created, value) for key, created, value in query}
+        connection = connections[self.db]
         key = (self.db, worker)
-        sql = _SWITCHES_SQL.get(key)
+        sql = _SWITCHES_SQL.get(key) if connection.vendor == "postgresql" else None
         if sql is None:
+            wanted = Q(key__startswith=self.PAUSE) | Q(key=self.HALT)
+            if worker is not None:
+                wanted |= Q(key=self.worker_key(worker))
+            query = self.filter(wanted).values_list("key", "created", "value")
+            if connection.vendor != "postgresql":
+                return {key: (created, value) for key, created, value in query}
             if len(_SWITCHES_SQL) >= 64:
                 _SWITCHES_SQL.clear()
             sql = _SWITCHES_SQL[key] = query.query.sql_with_params()
-        connection = connections[self.db]
         value_field = self.model._meta.get_field("value")
         created_field = self.model._meta.get_field("created")
         with connection.cursor() as cursor:
