@@ -454,12 +454,16 @@ def batch(job_ids: list[str]):
     with transaction.atomic():
         ids = sorted(set(job_ids))
         jobs: dict[str, Job] = {}
-        if ids:
+        postgres = connection.vendor == "postgresql"
+        rows: list[tuple[str, int]] | None = None
+        if ids and postgres:
+            jobs, rows = _lock_jobs_and_counters(ids)
+        elif ids:
             query = Job.objects.select_for_update().filter(pk__in=ids).order_by("pk")
             jobs = {job.pk: job for job in query}
-        counters = QueueCount.objects.select_for_update().order_by("state")
-        rows = list(counters.values_list("state", "n"))
-        postgres = connection.vendor == "postgresql"
+        if rows is None:
+            counters = QueueCount.objects.select_for_update().order_by("state")
+            rows = list(counters.values_list("state", "n"))
         pending = _Pending(dict(rows) if postgres else None)
         tokens = (
             _IN_BATCH.set(True),
@@ -477,6 +481,39 @@ def batch(job_ids: list[str]):
             _JOBS.reset(tokens[2])
             _BATCH.reset(tokens[1])
             _IN_BATCH.reset(tokens[0])
+
+
+#: PostgreSQL: a batch's job rows and then every counter row locked, in one round trip. The
+#: counters' CTE reads the jobs' CTE in full first (its condition), so the job rows are all
+#: locked before the first counter row is (the order every transition takes).
+_LOCK_SQL = """
+WITH jobs AS (SELECT * FROM {job_table} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR UPDATE),
+counters AS (
+    SELECT state, n FROM {count_table} WHERE (SELECT count(*) FROM jobs) >= 0
+    ORDER BY state FOR UPDATE
+)
+SELECT jobs.*, (SELECT jsonb_agg(jsonb_build_array(state, n) ORDER BY state) FROM counters)
+       AS batch_counters
+FROM jobs ORDER BY jobs.{pk}
+"""
+
+
+def _lock_jobs_and_counters(ids: list[str]) -> tuple[dict[str, Job], list[tuple[str, int]] | None]:
+    """The jobs ``ids`` and the counter rows (state order), locked in one statement; None
+    for the counters if none of the jobs exists (lock them on their own then)."""
+    quote = connection.ops.quote_name
+    sql = _LOCK_SQL.format(
+        job_table=quote(Job._meta.db_table),
+        count_table=quote(QueueCount._meta.db_table),
+        pk=quote(Job._meta.pk.column),
+    )
+    jobs = list(Job.objects.raw(sql, [ids]))
+    if not jobs:
+        return {}, None
+    counters = jobs[0].batch_counters  # type: ignore[attr-defined]
+    if isinstance(counters, str):  # Django loads jsonb as text
+        counters = json.loads(counters)
+    return {job.pk: job for job in jobs}, [(state, n) for state, n in counters or []]
 
 
 def _lock(job_id: str) -> Job:

@@ -301,3 +301,21 @@ def test_prepared_statements_are_planned_per_execution():
                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["force_custom_plan", "ServerBindingCursor", "2"], out.stdout
+
+
+def test_a_turn_locks_its_jobs_and_the_counters_in_one_statement():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL: SQLite's writer lock covers both")
+    jobs = [services.enqueue(NOOP, n=90 + i) for i in range(2)]
+    transitions.pick_many(WORKER, 2)
+    ids = [job.id for job in jobs]
+    with CaptureQueriesContext(connection) as queries, transitions.batch(ids):
+        locked = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+        for job_id in ids:
+            transitions.start(job_id, WORKER, os.getpid())
+            transitions.complete(job_id, WORKER)
+    assert len(locked) == 1 and "queue_queuecount" in locked[0], locked
+    assert counter_rows() == transitions.recount() == {}
+    assert [name for name, _, _ in stored(set(ids))][-4:] == [
+        "start_job", "complete_job", "start_job", "complete_job",
+    ]  # fmt: skip
