@@ -260,6 +260,12 @@ def _save(job: Job, old: str | None, *fields: str) -> dict[str, int] | None:
     return _shift(old, _counted(job))
 
 
+@cache
+def _job_fields() -> dict[str, Field]:
+    """``Job``'s columns by field name (what a transition's write may name)."""
+    return {field.name: field for field in Job._meta.local_concrete_fields}
+
+
 #: ``UPDATE`` statements of :func:`_update` by the fields they write (a few shapes)
 _UPDATES: dict[tuple[str, ...], tuple[str, tuple[Field, ...]]] = {}
 
@@ -272,8 +278,7 @@ def _update(job: Job, fields) -> None:
     compiled = _UPDATES.get(names)
     if compiled is None:
         quote = connection.ops.quote_name
-        concrete = {field.name: field for field in Job._meta.local_concrete_fields}
-        model_fields = tuple(concrete[name] for name in names)
+        model_fields = tuple(_job_fields()[name] for name in names)
         sets = ", ".join(f"{quote(field.column)} = %s" for field in model_fields)
         where = quote(Job._meta.pk.column)
         sql = f"UPDATE {quote(Job._meta.db_table)} SET {sets} WHERE {where} = %s"
@@ -294,8 +299,7 @@ def _update_many(jobs: list[Job], fields) -> None:
         _update(jobs[0], fields)
         return
     quote = connection.ops.quote_name
-    concrete = {field.name: field for field in Job._meta.local_concrete_fields}
-    model_fields = [concrete[name] for name in sorted(fields)]
+    model_fields = [_job_fields()[name] for name in sorted(fields)]
     pk = Job._meta.pk
     columns = [pk, *model_fields]
     row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
@@ -619,7 +623,7 @@ SELECT counts.queue{results}, pg_notify({channel}, '') FROM counts{joins}
 @cache
 def _job_insert() -> tuple[str, str, tuple]:
     """The columns, placeholders and fields of a ``Job`` INSERT (as the ORM writes one)."""
-    fields = tuple(Job._meta.local_concrete_fields)
+    fields = tuple(_job_fields().values())
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     values = ", ".join(
