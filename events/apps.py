@@ -16,7 +16,7 @@ class EventsConfig(AppConfig):
             queue_summary,
         )
 
-        job_transition.connect(outbox.on_job_transition, dispatch_uid="events.job_transition")
+        job_transition.connect(outbox.on_job_transition, dispatch_uid=outbox.TRANSITION_UID)
         job_transitions.connect(outbox.on_job_transitions, dispatch_uid="events.job_transitions")
         job_transition_statement.connect(
             outbox.on_job_transition_statement, dispatch_uid="events.job_transition_statement"

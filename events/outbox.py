@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import cache
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -198,6 +199,10 @@ def summary_message(rows: list[dict], author: str | None) -> dict:
 
 
 # --- signal receivers -----------------------------------------------------------------------
+#: ``dispatch_uid`` of :func:`on_job_transition` (a statement part replaces it: ``replaces``)
+TRANSITION_UID = "events.job_transition"
+
+
 def on_job_transition(sender, *, event: str, job, counts: dict, author: str | None = None, **kw):
     """``jobqueue.signals.job_transition``: the queue event, stored in the transition (not
     again for a ``batched`` one: ``on_job_transitions`` stored it)."""
@@ -222,25 +227,36 @@ event_row AS (
 def on_job_transition_statement(sender, *, event: str, job, author: str | None = None, **kw):
     """``jobqueue.signals.job_transition_statement``: the queue event's row, inserted by the
     transition's own statement (PostgreSQL), announced on commit."""
-    if connections["default"].vendor != "postgresql":
-        return None
     connection = connections["default"]
-    quote = connection.ops.quote_name
-    fields = [Event._meta.get_field(name) for name in _COLUMNS]
-    sql = _STATEMENT_SQL.format(
-        table=quote(Event._meta.db_table),
-        columns=", ".join(quote(field.column) for field in fields),
-        pk=quote(Event._meta.pk.column),
-        lock=COMMIT_ORDER_LOCK,
-        channel=QUEUE,
+    if connection.vendor != "postgresql":
+        return None
+    data = Event._meta.get_field("data").get_db_prep_save(
+        transition_data(event, job, {}), connection
     )
-    data = fields[4].get_db_prep_save(transition_data(event, job, {}), connection)
     params = [utcnow(), event, author or os_user(), data]
 
     def stored(event_id: int) -> None:
         transaction.on_commit(lambda: announce(event_id))
 
-    return StatementPart(sql=sql, params=params, result=("event_row", "id"), done=stored)
+    return StatementPart(
+        sql=_statement_sql(),
+        params=params,
+        result=("event_row", "id"),
+        done=stored,
+        replaces=TRANSITION_UID,
+    )
+
+
+@cache
+def _statement_sql() -> str:
+    quote = connections["default"].ops.quote_name
+    return _STATEMENT_SQL.format(
+        table=quote(Event._meta.db_table),
+        columns=", ".join(quote(Event._meta.get_field(name).column) for name in _COLUMNS),
+        pk=quote(Event._meta.pk.column),
+        lock=COMMIT_ORDER_LOCK,
+        channel=QUEUE,
+    )
 
 
 def on_job_transitions(sender, *, items: list, author: str | None = None, **kw):

@@ -24,7 +24,10 @@ they write, with ``event``, ``job`` (the ``Job`` about to be written; its ``pk``
 ``author``; a receiver returns a :class:`StatementPart` (or None). After the statement, still
 in the transaction, each part's ``done`` gets its result, and ``job_transition`` is sent with
 ``batched=True``: a receiver that wrote its part ignores that one, like a ``job_transitions``
-receiver does; every other receiver handles it as any ``job_transition``.
+receiver does; every other receiver handles it as any ``job_transition``. When every
+``job_transition`` receiver is one that a part names in ``replaces`` and the caller has no
+transaction open, the statement runs on its own, in autocommit — one round trip, no
+``BEGIN``/``COMMIT``; ``done`` then runs after its commit (an ``on_commit`` runs at once).
 
 ``queue_summary`` is sent by the worker that holds the summary lease every
 ``CORE4_SUMMARY_INTERVAL`` seconds, outside any transaction, with ``rows``: the raw,
@@ -49,13 +52,16 @@ class StatementPart:
     states omitted) and ``total`` (their sum) — and anything that must follow the job's and
     the counters' write (locks) should read it: it is formed after both. ``result`` is the
     (CTE, column) whose value the statement returns for ``done``, called after the statement
-    ran, in the transaction (e.g. to register an ``on_commit``).
+    ran, in the transaction (e.g. to register an ``on_commit``). ``replaces``: the
+    ``dispatch_uid`` of the receiver's own ``job_transition`` receiver, which ignores the
+    ``batched`` signal of a transition it wrote as a part (see above: autocommit).
     """
 
     sql: str
     params: list[Any]
     result: tuple[str, str]
     done: Callable[[Any], None]
+    replaces: str | None = None
 
 
 job_transition = Signal()

@@ -8,15 +8,16 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Field
 from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
-from events.outbox import store
+from events.outbox import TRANSITION_UID, store
 from jobqueue import services, transitions
 from jobqueue.errors import JobExists
 from jobqueue.models import Job, QueueCount
-from jobqueue.signals import job_transition
+from jobqueue.signals import StatementPart, job_transition
 from tests.events.helpers import commit_order_race
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,8 +41,8 @@ def test_one_statement_writes_the_job_the_counter_and_the_event():
             NOOP, priority=3, attempts=2, error_time={"base": 2, "factor": 3}, a={"b": [1]}
         )
     sqls = [q["sql"].strip() for q in queries]
-    assert len(sqls) == 3 and (sqls[0], sqls[2]) == ("BEGIN", "COMMIT"), sqls
-    assert sqls[1].startswith("WITH job AS (INSERT")
+    # no transaction open, only the events app's receivers: autocommit, no BEGIN/COMMIT
+    assert len(sqls) == 1 and sqls[0].startswith("WITH job AS (INSERT"), sqls
     stored = Job.objects.get(pk=job.pk)
     assert _fields(stored) == _fields(job)  # every column as the returned Job has it
     assert stored.error_time["factor"] == 3
@@ -57,6 +58,14 @@ def test_one_statement_writes_the_job_the_counter_and_the_event():
     )  # fmt: skip
     assert event.data == {"_id": job.pk, "queue": {"pending": 1}}
     assert event.total == 1
+
+
+def test_no_job_field_computes_its_value_at_save():
+    """The statement reads each column's value off the instance (no ``pre_save``), and the
+    compiled UPDATEs rely on the same: no ``auto_now`` nor a field of its own kind."""
+    for field in Job._meta.local_concrete_fields:
+        assert not getattr(field, "auto_now", False) and not getattr(field, "auto_now_add", False)
+        assert type(field).pre_save in (Field.pre_save, DateTimeField.pre_save), field
 
 
 def test_the_event_counts_every_state_after_the_change():
@@ -107,6 +116,57 @@ def test_other_receivers_see_the_transition_inside_its_transaction():
     finally:
         job_transition.disconnect(receiver)
     assert seen == [("enqueue_job", {"pending": 1}, "mra", True, True)]
+
+
+def test_in_the_caller_s_transaction_the_statement_commits_with_it():
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        job = services.enqueue(NOOP, inside=True)
+        assert Job.objects.filter(pk=job.pk).exists()  # the transaction goes on
+    sqls = [q["sql"].strip() for q in queries]
+    assert sqls[0] == "BEGIN" and sqls[-1] == "COMMIT", sqls
+    assert sqls[1].startswith("SAVEPOINT") and sqls[2].startswith("WITH job AS (INSERT"), sqls
+    assert Job.objects.get(pk=job.pk).state == "pending"
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.enqueue(NOOP, rolled_back=True)
+        raise RuntimeError("the caller's transaction fails")
+    assert not Job.objects.filter(args={"rolled_back": True}).exists()
+    assert Event.objects.count() == 1
+
+
+def test_a_duplicate_leaves_the_caller_s_transaction_usable():
+    with transaction.atomic():
+        first = services.enqueue(NOOP, twice=True)
+        with pytest.raises(JobExists):
+            services.enqueue(NOOP, twice=True)
+        second = services.enqueue(NOOP, other=True)  # no "current transaction is aborted"
+    assert set(Job.objects.values_list("pk", flat=True)) == {first.pk, second.pk}
+    assert QueueCount.objects.get(state="pending").n == 2
+
+
+def test_another_receiver_gets_a_transaction_of_its_own():
+    def receiver(sender, **kw):
+        pass
+
+    job_transition.connect(receiver, weak=False)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            services.enqueue(NOOP)
+    finally:
+        job_transition.disconnect(receiver)
+    sqls = [q["sql"].strip() for q in queries]
+    assert (len(sqls), sqls[0], sqls[-1]) == (3, "BEGIN", "COMMIT"), sqls
+
+
+def test_only_replaced_receivers_let_the_statement_run_alone():
+    part = StatementPart(sql="", params=[], result=("x", "y"), done=print, replaces=TRANSITION_UID)
+    assert transitions._parts_suffice([part])  # the events app's receiver only
+    assert not transitions._parts_suffice([])  # nobody wrote the event: it needs the signal
+    job_transition.connect(print, sender=Job, weak=False, dispatch_uid="someone.else")
+    try:
+        assert not transitions._parts_suffice([part])
+    finally:
+        job_transition.disconnect(sender=Job, dispatch_uid="someone.else")
+    assert transitions._parts_suffice([part])
 
 
 def test_a_failing_receiver_undoes_the_statement():
