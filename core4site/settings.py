@@ -62,7 +62,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CORE4_CSRF_TRUSTED_ORIGINS", default=[])
 CORE4_ALLOWED_ORIGINS = env.list("CORE4_ALLOWED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "daphne",
+    # runserver on daphne; not "daphne" itself, which imports its server into every process
+    "core4site.devserver",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
