@@ -20,8 +20,6 @@ from typing import Any
 
 from django.conf import settings
 
-from core4api.exceptions import BadRequest, Forbidden
-
 LOGIN_CLAIM = "login"
 GENERATION_CLAIM = "gen"
 CURRENT_PASSWORD = "current_password"
@@ -67,6 +65,10 @@ def wants_new_password(value: Any) -> bool:
 
 def check_current_password(user, current: Any) -> None:
     """A password change through the profile must prove the current one (400 / 403)."""
+    # the API's errors, imported here: this module is loaded by every process that loads
+    # the accounts app (a worker and its job processes too), which need no REST framework
+    from core4api.exceptions import BadRequest, Forbidden
+
     if not isinstance(current, str) or not current:
         raise BadRequest(
             f"changing the password needs the current password in [{CURRENT_PASSWORD}]"

@@ -15,6 +15,7 @@ from typing import Any
 from django.http import QueryDict
 
 from core4api.exceptions import BadRequest
+from core4api.text import text_error
 
 MISSING: Any = object()
 _CACHE_ATTR = "_core4_arguments"
@@ -110,19 +111,6 @@ def _body_arguments(request) -> dict[str, Any]:
 
 
 MAX_DEPTH = 32
-
-
-def text_error(text: str, what: str = "arguments") -> str | None:
-    """Why ``text`` cannot be stored or sent (NUL, lone surrogate), or ``None``; linear."""
-    if "\x00" in text:
-        return f"NUL characters are not allowed in {what}"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            # valid JSON ("\ud800"), but no text: it can be neither stored nor sent back
-            return f"invalid text in {what}: lone surrogate"
-    return None
 
 
 def check_text(value: Any, depth: int = 0) -> None:

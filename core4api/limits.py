@@ -12,36 +12,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from rest_framework import status
 
 from core4api.exceptions import BadRequest, Core4Error
+from core4api.limitvalues import DEFAULTS, limit
 
-DEFAULTS = {
-    #: bytes of the ``filter`` argument (its JSON text)
-    "CORE4_FILTER_MAX_BYTES": 16_384,
-    #: items of any list and members of any object in a filter (``$in``, ``$or``, keys …)
-    "CORE4_FILTER_MAX_ITEMS": 500,
-    #: nesting of objects and lists in a filter, and parts of a dotted key (``args.a.b``)
-    "CORE4_FILTER_MAX_DEPTH": 32,
-    #: conditions in a filter (field comparisons; a list of plain values for ``$in`` is one)
-    "CORE4_FILTER_MAX_CONDITIONS": 100,
-    #: regular expressions in a filter (each runs once per row it is tested on)
-    "CORE4_FILTER_MAX_PATTERNS": 5,
-    #: characters of one regular expression (``$regex`` or core4's implicit pattern)
-    "CORE4_FILTER_MAX_REGEX": 256,
-    #: bytes of a request body
-    "CORE4_MAX_BODY_BYTES": 2_621_440,
-    #: seconds a listing's database queries may run (0 = no limit)
-    "CORE4_API_QUERY_TIMEOUT": 5.0,
-    #: listings with a costly filter that run at once in one server process (0 = no limit)
-    "CORE4_API_COSTLY_FILTERS": 1,
-    #: job ids in one ``PUT /job/bulk``
-    "CORE4_JOB_BULK_MAX": 100,
-    #: jobs in one ``enqueue_many`` (``POST /job/bulk``, ``manage.py enqueue --file``)
-    "CORE4_ENQUEUE_MANY_MAX": 10_000,
-}
+__all__ = ["DEFAULTS", "limit"]  # re-exported: API code imports them from here
+
 #: a filter with a regular expression, more conditions or more bytes than these is costly
 COSTLY_CONDITIONS = 10
 COSTLY_BYTES = 1024
@@ -51,10 +29,6 @@ COSTLY_ATTR = "_core4_costly_filter"
 QUERY_CANCELED = "57014"
 #: SQLite virtual machine steps between two looks at the clock
 SQLITE_STEPS = 1000
-
-
-def limit(name: str):
-    return getattr(settings, name, DEFAULTS[name])
 
 
 class QueryTimeout(Core4Error):

@@ -14,8 +14,7 @@ from typing import Any
 
 import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 
-from core4api.exceptions import BadRequest
-from core4api.limits import limit, too_big
+from core4api.limitvalues import limit
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # our callers answer a 400; no C++ log lines on stderr
@@ -28,6 +27,11 @@ def compile_pattern(pattern: str):
 
 def check_pattern(pattern: str) -> str:
     """The pattern if RE2 accepts it and it is short enough; else a 400 that says why."""
+    # the API's errors, imported here: every process loads this module (SQLite's REGEXP),
+    # a worker and its job processes too, which need no REST framework
+    from core4api.exceptions import BadRequest
+    from core4api.limits import too_big
+
     if len(pattern) > limit("CORE4_FILTER_MAX_REGEX"):
         raise too_big(f"regular expression of {len(pattern)} characters", "CORE4_FILTER_MAX_REGEX")
     try:

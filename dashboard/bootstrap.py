@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core4api.limits import limit
+from core4api.limitvalues import limit
 from dashboard.access import APIS
 from jobqueue import states
 

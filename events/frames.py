@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core4api.arguments import text_error
+from core4api.text import text_error
 from events.models import MAX_CHANNEL, QUEUE
 
 

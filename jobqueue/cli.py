@@ -102,7 +102,7 @@ def numbered_jobs(
 
 def enqueue_lines(jobs: Iterable[tuple[int, dict[str, Any]]], by: str | None = None) -> ManyResult:
     """Enqueue ``(line, job)`` pairs, one transaction per ``CORE4_ENQUEUE_MANY_MAX`` jobs."""
-    from core4api.limits import limit
+    from core4api.limitvalues import limit
     from jobqueue import services
 
     size = max(limit("CORE4_ENQUEUE_MANY_MAX"), 1)

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core4api.arguments import text_error
+from core4api.text import text_error
 
 #: the default of ``CORE4_RESULT_MAX`` (bytes)
 DEFAULT_MAX = 65_536

@@ -20,7 +20,7 @@ from typing import Any
 from django.db import transaction
 
 from core4api.ids import isoformat, utcnow
-from core4api.limits import limit
+from core4api.limitvalues import limit
 from jobqueue import transitions
 from jobqueue.errors import JobError, JobInvalid, JobNotFound, JobStateError
 from jobqueue.job import SETTINGS, split_kwargs

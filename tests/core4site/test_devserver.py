@@ -1,6 +1,8 @@
 """``manage.py runserver`` is daphne's (HTTP and the event socket), and daphne's server —
 Twisted, autobahn, pyOpenSSL — is loaded by no other process: not the worker, whose forked
-job processes would pay for its memory on every fork, nor any other command."""
+job processes would pay for its memory on every fork, nor any other command. Nor is the
+REST framework's request machinery (serializers, responses, exceptions), which only the
+API's views need."""
 
 from __future__ import annotations
 
@@ -14,15 +16,22 @@ from websocket import create_connection
 
 from tests.support import ROOT, free_port, wait_for
 
-SERVER_PACKAGES = ("twisted", "autobahn", "OpenSSL", "daphne.server")
+#: what a worker and its job processes do not load (the ``rest_framework`` app's own
+#: ``apps`` and ``checks`` modules are light and load with ``INSTALLED_APPS``)
+SERVER_PACKAGES = ("twisted", "autobahn", "OpenSSL", "daphne.server", "rest_framework.")
+LIGHT = ("rest_framework.apps", "rest_framework.checks")
 
 
-def test_loading_django_loads_no_server():
+def test_a_worker_loads_neither_the_server_nor_the_rest_framework():
     code = (
         "import django, sys; django.setup()\n"
-        "from jobqueue import forkserver, worker\n"
+        "from django.core.management import load_command_class\n"
+        "for name in ('worker', 'enqueue', 'coco'):\n"
+        "    load_command_class('jobqueue', name)\n"
+        "from jobqueue import forkserver, runner, worker\n"
         "forkserver.preload()  # what a fork server holds before it forks job processes\n"
-        f"print([m for m in sys.modules if m.startswith({SERVER_PACKAGES!r})])\n"
+        f"print([m for m in sys.modules if m.startswith({SERVER_PACKAGES!r}) "
+        f"and m not in {LIGHT!r}])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
