@@ -218,13 +218,12 @@ class _Spare:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.pid = os.fork()
         if self.pid == 0:
-            code = 1
             try:
                 ours.close()
                 _leave_server(*close)
                 _wait_for_job(theirs)  # runs the job: never returns
             finally:
-                os._exit(code)
+                os._exit(1)
         theirs.close()
         self.sock = ours
 
@@ -251,8 +250,6 @@ def _leave_server(*close: Any) -> None:
 
 
 def _wait_for_job(sock: socket.socket) -> None:
-    from jobqueue.runner import run_child
-
     try:
         _, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
     except OSError:
@@ -260,13 +257,19 @@ def _wait_for_job(sock: socket.socket) -> None:
     sock.close()
     if len(fds) != 3:  # the server is gone, or it let this spare go
         os._exit(0)
+    _run_job(fds)
+
+
+def _run_job(fds: list[int]) -> None:
+    """In a job process: run the job of a ``spawn``'s descriptors (never returns)."""
+    from jobqueue.runner import run_child
+
     report_fd, output_fd, data_fd = fds
     run_child(_read_data(data_fd), report_fd, output_fd)
 
 
 def _loop(sock: socket.socket, wake_r: int, wake_w: int, children: set[int]) -> None:
     from jobqueue.pool import serve_pool
-    from jobqueue.runner import run_child
 
     close = (sock, wake_r, wake_w)
     spare: _Spare | None = None
@@ -303,8 +306,7 @@ def _loop(sock: socket.socket, wake_r: int, wake_w: int, children: set[int]) -> 
                     _leave_server(*close, *([spare.sock] if spare else []))
                     if pool:
                         serve_pool(fds[0])
-                    report_fd, output_fd, data_fd = fds
-                    run_child(_read_data(data_fd), report_fd, output_fd)
+                    _run_job(fds)
                 children.add(pid)
             for fd in fds:
                 os.close(fd)

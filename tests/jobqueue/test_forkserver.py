@@ -17,7 +17,7 @@ from jobqueue import services
 from jobqueue.forkserver import ForkServer
 from jobqueue.models import Job
 from jobqueue.processes import job_data
-from tests.support import wait_for
+from tests.support import alive, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,16 +33,9 @@ def server():
 
 def _children(server: ForkServer) -> list[int]:
     try:
-        return [p.pid for p in psutil.Process(server.pid).children() if _alive(p.pid)]
+        return [p.pid for p in psutil.Process(server.pid).children() if alive(p.pid)]
     except psutil.NoSuchProcess:
         return []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _spare(server: ForkServer, other_than: int | None = None) -> int:
@@ -102,4 +95,4 @@ def test_the_spare_leaves_with_the_server(end):
     else:
         os.kill(server.pid, signal.SIGKILL)  # its socket closes with it
         server.close()
-    wait_for(lambda: not _alive(spare), 10, message="the spare outlived its server")
+    wait_for(lambda: not alive(spare), 10, message="the spare outlived its server")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import sys
 import pytest
 
 from tests.jobqueue.stackdb import as_time, enqueue, job, rows, wait_state
-from tests.support import ROOT, LiveStack, wait_for
+from tests.support import ROOT, LiveStack, alive, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -130,7 +129,7 @@ def test_worker_killed_mid_job_is_settled_by_another(live_stack):
     settled = wait_state(stack, job_id, "killed", timeout=30)
     assert "worker [worker-1] died" in str(settled["last_error"])
     # the orphaned job process was ended too (same host)
-    wait_for(lambda: not _alive(pid), 10, 0.1, "orphaned job process still running")
+    wait_for(lambda: not alive(pid), 10, 0.1, "orphaned job process still running")
 
 
 def test_sigterm_lets_running_jobs_finish(live_stack):
@@ -164,18 +163,6 @@ def test_duplicate_worker_identifier_is_refused(live_stack):
     )
     assert result.returncode != 0
     assert "worker [worker-1] is running already" in result.stderr
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (not yet reaped by init) counts as gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_output_of_a_running_job_is_stored_while_it_runs(live_stack):
