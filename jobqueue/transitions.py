@@ -301,9 +301,11 @@ def _update(job: Job, fields) -> None:
 
 
 def _update_many(jobs: list[Job], fields) -> None:
-    """:func:`_update` of several jobs with the same ``fields``: one statement (PostgreSQL)."""
-    if len(jobs) == 1:
-        _update(jobs[0], fields)
+    """:func:`_update` of several jobs with the same ``fields``: one statement on
+    PostgreSQL (``UPDATE … FROM (VALUES …)`` with casts), one per job elsewhere."""
+    if len(jobs) == 1 or connection.vendor != "postgresql":
+        for job in jobs:
+            _update(job, fields)
         return
     quote = connection.ops.quote_name
     model_fields = [_job_fields()[name] for name in sorted(fields)]

@@ -76,6 +76,21 @@ def test_a_start_alone_is_written_at_the_end_of_the_turn():
     assert stored({job.id})[-1] == ("start_job", job.id, {"running": 1})
 
 
+def test_starts_of_several_jobs_are_written_together_at_the_end_of_the_turn():
+    """A turn that starts several jobs and ends none of them (on either database: a worker
+    at concurrency 3 failed every turn on SQLite with this, and recorded no job's end)."""
+    jobs = [services.enqueue(NOOP, n=n) for n in (8, 9, 10)]
+    for _ in jobs:
+        transitions.pick(WORKER)
+    with transitions.batch([job.id for job in jobs]):
+        for pid, job in enumerate(jobs, start=4300):
+            transitions.start(job.id, WORKER, pid)
+    rows = {row.pk: row for row in Job.objects.filter(pk__in=[job.id for job in jobs])}
+    assert [rows[job.id].pid for job in jobs] == [4300, 4301, 4302]
+    assert all(row.inactive_at is not None and row.state == "running" for row in rows.values())
+    assert [name for name, _, _ in stored({job.id for job in jobs})[-3:]] == ["start_job"] * 3
+
+
 def test_receivers_get_a_copy_of_the_job_as_it_was_then():
     from jobqueue.signals import job_transition
 
