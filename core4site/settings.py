@@ -255,6 +255,9 @@ CORE4_WORKER_POLL = env.float("CORE4_WORKER_POLL", default=0.05)
 #: After a job ended, wait up to this long (s) for the jobs launched with it, so that one
 #: turn records them together (0: record each end at once).
 CORE4_WORKER_GATHER = max(0.0, env.float("CORE4_WORKER_GATHER", default=0.002))
+#: A job's start is recorded at most this long (s) after its process said so, and together
+#: with its end if it ends meanwhile: a short job costs one turn instead of two (0: at once).
+CORE4_WORKER_START_WINDOW = max(0.0, env.float("CORE4_WORKER_START_WINDOW", default=0.005))
 #: Directory for the job output files while jobs run (default: the system's temp dir).
 CORE4_WORKER_TMP = env.str("CORE4_WORKER_TMP", default="") or None
 #: Fork job processes from a small fork server rather than from the worker (README "The job queue").

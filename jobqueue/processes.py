@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ class Slot:
     heard: bool = False  # the job process wrote to its pipe
     #: reported, not yet recorded (the next batch records them)
     start_due: bool = False
+    #: when (``time.monotonic()``) the start was reported
+    start_reported: float = 0.0
     progress_due: tuple[float, str] | None = None
     #: size of the output file when it was last copied into ``Job.stdout``
     output_flushed: int = 0
@@ -241,6 +244,7 @@ class Processes:
                 if isinstance(pid, int) and pid > 0:
                     self._pid_known(slot, pid)
                 slot.started = slot.start_due = True
+                slot.start_reported = time.monotonic()
             elif kind == "progress":
                 slot.progress_due = (float(message["value"]), str(message["message"]))
             elif kind == "done":

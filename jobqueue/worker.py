@@ -208,7 +208,7 @@ class Worker(Stopping):
         free = 0
         if pick and self.wanted and not self.stopping:
             free = max(self.concurrency - len(processes.slots), 0)
-        if not (starts or progress or settle or free):
+        if not (progress or settle or free or self._starts_due(starts, now=not pick)):
             return
         ids = [slot.job_id for slot in (*starts, *progress, *settle)]
         picked: list[Job] = []
@@ -236,6 +236,15 @@ class Worker(Stopping):
         processes.launch(*picked)
         if free and len(picked) < free:
             self._schedule_due()  # after the commit and the launch: not on the pick-up path
+
+    def _starts_due(self, starts: list[Slot], now: bool = False) -> bool:
+        """Whether reported starts alone make a turn: one that waited
+        ``CORE4_WORKER_START_WINDOW`` did. Until then a turn that runs anyway takes them
+        along — for a short job, the one that records its end: one turn instead of two."""
+        if now or self.stopping:
+            return bool(starts)
+        waited = time.monotonic() - settings.CORE4_WORKER_START_WINDOW
+        return any(slot.start_reported <= waited for slot in starts)
 
     @staticmethod
     def _transition(slot: Slot, func: Callable[..., Any], *args: Any) -> None:
@@ -277,6 +286,9 @@ class Worker(Stopping):
             limit = min(limit, self.next_due - now)
         if not self.postgres:
             limit = min(limit, settings.CORE4_WORKER_POLL)
+        reported = [slot.start_reported for slot in self.processes.slots.values() if slot.start_due]
+        if reported:
+            limit = min(limit, min(reported) + settings.CORE4_WORKER_START_WINDOW - now)
         if self.wanted and not self.stopping and len(self.processes.slots) < self.concurrency:
             limit = 0
         return max(limit, 0.0)
