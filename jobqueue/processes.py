@@ -64,6 +64,9 @@ class Slot:
     heard: bool = False  # the job process wrote to its pipe
     #: reported, not yet recorded (the next batch records them)
     start_due: bool = False
+    #: a turn that was to record this job failed: it is recorded in a transaction of its
+    #: own (``Worker._record_apart``), not before this ``time.monotonic()``
+    apart_at: float | None = None
     #: when (``time.monotonic()``) the start was reported
     start_reported: float = 0.0
     progress_due: tuple[float, str] | None = None

@@ -197,14 +197,19 @@ class Worker(Stopping):
         came in since the last turn) — then fill free slots and fork the picked jobs.
 
         A transition that is refused (``JobError``, e.g. a job settled meanwhile by someone
-        else) is logged and skipped. If the transaction fails, nothing is marked done and
-        the next turn tries again.
+        else) is logged and skipped. If the transaction fails, nothing is marked done, and
+        its jobs are recorded apart (:meth:`_record_apart`) until their record succeeds: a
+        job whose record keeps failing does not hold up the others.
         """
         processes = self.processes
         pending = [*processes.slots.values(), *processes.unsettled]
+        apart = [slot for slot in pending if slot.apart_at is not None]
+        if apart:
+            self._record_apart(apart, everything=not pick)
+            pending = [slot for slot in pending if slot.apart_at is None]
         starts = [slot for slot in pending if slot.start_due]
         progress = [slot for slot in pending if slot.progress_due]
-        settle = list(processes.unsettled)
+        settle = [slot for slot in processes.unsettled if slot.apart_at is None]
         free = 0
         if pick and self.wanted and not self.stopping:
             free = max(self.concurrency - len(processes.slots), 0)
@@ -213,29 +218,72 @@ class Worker(Stopping):
         ids = [slot.job_id for slot in (*starts, *progress, *settle)]
         picked: list[Job] = []
         busy: set[str] = set()
-        with transitions.batch(ids):
-            for slot in starts:
-                self._transition(slot, transitions.start, slot.job_id, self.identifier, slot.pid)
-            for slot in progress:
-                if slot.progress_due is not None:
-                    value, message = slot.progress_due
-                    transitions.progress(slot.job_id, self.identifier, value, message)
-            for slot in settle:
-                self._transition(slot, processes.settle, slot)
-            if free:
-                picked = self._pick(free, busy)
-        for slot in starts:
-            slot.start_due = False
-        for slot in progress:
-            slot.progress_due = None
-        for slot in settle:
-            processes.unsettled.remove(slot)
+        try:
+            with transitions.batch(ids):
+                self._apply(starts, progress, settle)
+                if free:
+                    picked = self._pick(free, busy)
+        except Exception:
+            now = time.monotonic()
+            for slot in (*starts, *progress, *settle):
+                slot.apart_at = now  # the next turn records each of these jobs apart
+            raise
+        self._recorded(starts, progress, settle)
         if free:
             # a name another worker was picking at that moment: look again next turn
             self.wanted = bool(busy)
         processes.launch(*picked)
         if free and len(picked) < free:
             self._schedule_due()  # after the commit and the launch: not on the pick-up path
+
+    def _apply(self, starts: list[Slot], progress: list[Slot], settle: list[Slot]) -> None:
+        """The transitions of what the job processes reported: starts, progress, ends."""
+        for slot in starts:
+            self._transition(slot, transitions.start, slot.job_id, self.identifier, slot.pid)
+        for slot in progress:
+            if slot.progress_due is not None:
+                value, message = slot.progress_due
+                transitions.progress(slot.job_id, self.identifier, value, message)
+        for slot in settle:
+            self._transition(slot, self.processes.settle, slot)
+
+    def _recorded(self, starts: list[Slot], progress: list[Slot], settle: list[Slot]) -> None:
+        for slot in starts:
+            slot.start_due = False
+        for slot in progress:
+            slot.progress_due = None
+        for slot in settle:
+            self.processes.unsettled.remove(slot)
+
+    def _record_apart(self, slots: list[Slot], everything: bool = False) -> None:
+        """After a failed turn: each of its jobs in a transaction of its own. A job whose
+        record fails again is logged and tried again a tick later (``everything``: now,
+        at shutdown); the others are recorded, and turns go on without it."""
+        now = time.monotonic()
+        for slot in slots:
+            if not everything and slot.apart_at is not None and slot.apart_at > now:
+                continue
+            ended = any(other is slot for other in self.processes.unsettled)
+            mine = ([slot] if slot.start_due else [], [slot] if slot.progress_due else [],
+                    [slot] if ended else [])  # fmt: skip
+            ids = [slot.job_id] * sum(map(len, mine))
+            if not ids:  # nothing left to record of it
+                slot.apart_at = None
+                continue
+            try:
+                with transitions.batch(ids):
+                    self._apply(*mine)
+            except Exception:
+                log.exception(
+                    "worker [%s]: recording job [%s] failed, retrying it apart",
+                    self.identifier,
+                    slot.job_id,
+                )
+                self._recover()
+                slot.apart_at = now + settings.CORE4_WORKER_TICK
+                continue
+            self._recorded(*mine)
+            slot.apart_at = None
 
     def _starts_due(self, starts: list[Slot], now: bool = False) -> bool:
         """Whether reported starts alone make a turn: one that waited

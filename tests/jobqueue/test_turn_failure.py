@@ -1,0 +1,55 @@
+"""A worker's turn that fails (its transaction rolled back) loses nothing, and a job whose
+record keeps failing does not hold up the others: after a failed turn each of its jobs is
+recorded in a transaction of its own, the failing one is tried again every tick, and it is
+recorded once it can be — each event stored once."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import DatabaseError
+
+from jobqueue import services
+from jobqueue.models import Job
+from jobqueue.processes import Processes
+from jobqueue.worker import Worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SLEEP = "tests.jobqueue.jobs.SleepJob"
+
+
+def test_a_job_whose_record_fails_does_not_hold_up_the_others(fast, events, monkeypatch, caplog):
+    jobs = [services.enqueue(SLEEP, sleep=0, n=n) for n in range(3)]
+    bad, others = jobs[1], [jobs[0], jobs[2]]
+    broken = [True]
+    settle = Processes.settle
+
+    def failing(self, slot):
+        if slot.job_id == bad.id and broken[0]:
+            raise DatabaseError("could not extend file: No space left on device")
+        return settle(self, slot)
+
+    monkeypatch.setattr(Processes, "settle", failing)
+    held: list[str] = []
+
+    def until() -> bool:
+        states = {job.id: Job.objects.get(pk=job.id).state for job in jobs}
+        if broken[0] and all(states[job.id] == "complete" for job in others):
+            held.append(states[bad.id])
+            broken[0] = False  # mended: its next try goes through
+        return not broken[0] and states[bad.id] == "complete"
+
+    with caplog.at_level(logging.ERROR, logger="jobqueue.worker"):
+        Worker("test-worker", 3).run(until=until, timeout=30)
+    assert held == ["running"]  # the others were recorded while its record failed
+    assert f"recording job [{bad.id}] failed, retrying it apart" in caplog.text
+    for job in jobs:
+        assert [name for name, _ in events.of(job.id)] == [
+            "enqueue_job",
+            "request_start_job",
+            "start_job",
+            "complete_job",
+        ]
+    assert Job.objects.get(pk=bad.id).trial == 1  # run once, recorded once
