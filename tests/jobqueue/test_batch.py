@@ -334,3 +334,25 @@ def test_a_turn_locks_its_jobs_and_the_counters_in_one_statement():
     assert [name for name, _, _ in stored(set(ids))][-4:] == [
         "start_job", "complete_job", "start_job", "complete_job",
     ]  # fmt: skip
+
+
+def test_the_turns_loader_reads_jobs_as_raw_does():
+    """``transitions._load_jobs`` (the turn's statements, without ``raw()``'s per-call
+    set-up) gives the same jobs as ``Job.objects.raw()``: every field converted, unselected
+    ones deferred, other columns as attributes."""
+    job = services.enqueue(NOOP, n=11)
+    transitions.pick(WORKER)
+    table = connection.ops.quote_name(Job._meta.db_table)
+    fields = [field.attname for field in Job._meta.concrete_fields]
+    for columns in ("*, 42 AS extra", "id, state, args, enqueued_at, 42 AS extra"):
+        sql = f"SELECT {columns} FROM {table} WHERE id = %s"
+        (loaded,) = transitions._load_jobs(sql, [job.id])
+        (raw,) = Job.objects.raw(sql, [job.id])
+        assert loaded.get_deferred_fields() == raw.get_deferred_fields()
+        selected = [name for name in fields if name not in raw.get_deferred_fields()]
+        assert {name: loaded.__dict__[name] for name in selected} == {
+            name: raw.__dict__[name] for name in selected
+        }
+        assert loaded.extra == raw.extra == 42  # type: ignore[attr-defined]
+        assert loaded.args == {"n": 11} and loaded.state == "running"
+        assert not loaded._state.adding and loaded._state.db == raw._state.db
