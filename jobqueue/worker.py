@@ -13,7 +13,9 @@ fork the picked jobs. Around it, in their own modules:
   requests, non-stop and zombie flags, remove sweep, jobs of dead workers, halt/pause;
 * :mod:`jobqueue.duties` — leased periodic duties, run by one worker of the cluster: the
   summary every ``CORE4_SUMMARY_INTERVAL`` seconds, the daily commands;
-* :mod:`jobqueue.stopping` — how it stops: signals, halt, the grace period, what it says.
+* :mod:`jobqueue.stopping` — how it stops: signals, halt, the grace period, what it says;
+* :mod:`jobqueue.recording` — the transitions of what the job processes reported, and how
+  the jobs of a failed turn are recorded apart.
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from core4api.ids import utcnow
 from jobqueue import transitions
 from jobqueue.duties import Duties, default_duties
-from jobqueue.errors import JobError
 from jobqueue.housekeeping import Housekeeping, WorkerExists
 from jobqueue.models import Job
 from jobqueue.pool import run_mode
-from jobqueue.processes import Processes, Slot
+from jobqueue.processes import Processes
+from jobqueue.recording import Recording
 from jobqueue.stopping import Stopping
 
 __all__ = ["Worker", "WorkerExists"]
@@ -44,7 +46,7 @@ __all__ = ["Worker", "WorkerExists"]
 log = logging.getLogger(__name__)
 
 
-class Worker(Stopping):
+class Worker(Recording, Stopping):
     """One worker process: ``run()`` it until SIGTERM, SIGINT or halt."""
 
     def __init__(self, identifier: str, concurrency: int | None = None, pool: bool = False):
@@ -183,13 +185,6 @@ class Worker(Stopping):
             self._wait(left)
             self.processes.reap()
 
-    def _recover(self) -> None:
-        with contextlib.suppress(Exception):
-            if connection.in_atomic_block:
-                return
-            connection.close()
-        close_old_connections()
-
     # --- the turn: recording and picking -----------------------------------------------------
     def record(self, pick: bool = True) -> None:
         """Record what the job processes reported and settle ended ones — in one database
@@ -235,71 +230,6 @@ class Worker(Stopping):
         processes.launch(*picked)
         if free and len(picked) < free:
             self._schedule_due()  # after the commit and the launch: not on the pick-up path
-
-    def _apply(self, starts: list[Slot], progress: list[Slot], settle: list[Slot]) -> None:
-        """The transitions of what the job processes reported: starts, progress, ends."""
-        for slot in starts:
-            self._transition(slot, transitions.start, slot.job_id, self.identifier, slot.pid)
-        for slot in progress:
-            if slot.progress_due is not None:
-                value, message = slot.progress_due
-                transitions.progress(slot.job_id, self.identifier, value, message)
-        for slot in settle:
-            self._transition(slot, self.processes.settle, slot)
-
-    def _recorded(self, starts: list[Slot], progress: list[Slot], settle: list[Slot]) -> None:
-        for slot in starts:
-            slot.start_due = False
-        for slot in progress:
-            slot.progress_due = None
-        for slot in settle:
-            self.processes.unsettled.remove(slot)
-
-    def _record_apart(self, slots: list[Slot], everything: bool = False) -> None:
-        """After a failed turn: each of its jobs in a transaction of its own. A job whose
-        record fails again is logged and tried again a tick later (``everything``: now,
-        at shutdown); the others are recorded, and turns go on without it."""
-        now = time.monotonic()
-        for slot in slots:
-            if not everything and slot.apart_at is not None and slot.apart_at > now:
-                continue
-            ended = any(other is slot for other in self.processes.unsettled)
-            mine = ([slot] if slot.start_due else [], [slot] if slot.progress_due else [],
-                    [slot] if ended else [])  # fmt: skip
-            ids = [slot.job_id] * sum(map(len, mine))
-            if not ids:  # nothing left to record of it
-                slot.apart_at = None
-                continue
-            try:
-                with transitions.batch(ids):
-                    self._apply(*mine)
-            except Exception:
-                log.exception(
-                    "worker [%s]: recording job [%s] failed, retrying it apart",
-                    self.identifier,
-                    slot.job_id,
-                )
-                self._recover()
-                slot.apart_at = now + settings.CORE4_WORKER_TICK
-                continue
-            self._recorded(*mine)
-            slot.apart_at = None
-
-    def _starts_due(self, starts: list[Slot], now: bool = False) -> bool:
-        """Whether reported starts alone make a turn: one that waited
-        ``CORE4_WORKER_START_WINDOW`` did. Until then a turn that runs anyway takes them
-        along — for a short job, the one that records its end: one turn instead of two."""
-        if now or self.stopping:
-            return bool(starts)
-        waited = time.monotonic() - settings.CORE4_WORKER_START_WINDOW
-        return any(slot.start_reported <= waited for slot in starts)
-
-    @staticmethod
-    def _transition(slot: Slot, func: Callable[..., Any], *args: Any) -> None:
-        try:
-            func(*args)
-        except JobError as exc:
-            log.warning("job [%s]: %s", slot.job_id, exc)
 
     def _pick(self, free: int, busy: set[str]) -> list[Job]:
         """Claim up to ``free`` jobs (inside :meth:`record`'s batch: never waiting)."""
