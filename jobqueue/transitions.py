@@ -301,6 +301,27 @@ def _update(job: Job, fields) -> None:
             raise DatabaseError(f"job [{job.pk}] was not written ({cursor.rowcount} rows)")
 
 
+#: ``UPDATE … FROM (VALUES …)`` statements of :func:`_update_many` by (fields, number of jobs)
+_UPDATES_MANY: dict[tuple[tuple[str, ...], int], tuple[str, list[Field]]] = {}
+
+
+def _update_many_sql(names: tuple[str, ...], rows: int) -> tuple[str, list[Field]]:
+    quote = connection.ops.quote_name
+    pk = Job._meta.pk
+    columns = [pk, *(_job_fields()[name] for name in names)]
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    aliases = ", ".join(f"c{index}" for index in range(len(columns)))
+    sets = ", ".join(
+        f"{quote(field.column)} = v.c{index}" for index, field in enumerate(columns) if index
+    )
+    sql = (
+        f"UPDATE {quote(Job._meta.db_table)} AS j SET {sets} "
+        f"FROM (VALUES {', '.join([row] * rows)}) AS v({aliases}) "
+        f"WHERE j.{quote(pk.column)} = v.c0"
+    )
+    return sql, columns
+
+
 def _update_many(jobs: list[Job], fields) -> None:
     """:func:`_update` of several jobs with the same ``fields``: one statement on
     PostgreSQL (``UPDATE … FROM (VALUES …)`` with casts), one per job elsewhere."""
@@ -308,20 +329,13 @@ def _update_many(jobs: list[Job], fields) -> None:
         for job in jobs:
             _update(job, fields)
         return
-    quote = connection.ops.quote_name
-    model_fields = [_job_fields()[name] for name in sorted(fields)]
-    pk = Job._meta.pk
-    columns = [pk, *model_fields]
-    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
-    names = ", ".join(f"c{index}" for index in range(len(columns)))
-    sets = ", ".join(
-        f"{quote(field.column)} = v.c{index}" for index, field in enumerate(columns) if index
-    )
-    sql = (
-        f"UPDATE {quote(Job._meta.db_table)} AS j SET {sets} "
-        f"FROM (VALUES {', '.join([row] * len(jobs))}) AS v({names}) "
-        f"WHERE j.{quote(pk.column)} = v.c0"
-    )
+    key = (tuple(sorted(fields)), len(jobs))
+    compiled = _UPDATES_MANY.get(key)
+    if compiled is None:
+        if len(_UPDATES_MANY) >= _COMPILED_MAX:
+            _UPDATES_MANY.clear()
+        compiled = _UPDATES_MANY[key] = _update_many_sql(key[0], len(jobs))
+    sql, columns = compiled
     params: list[Any] = []
     for job in jobs:
         params += [field.get_db_prep_save(getattr(job, field.attname), connection)
