@@ -65,7 +65,7 @@ class Slot:
     #: reported, not yet recorded (the next batch records them)
     start_due: bool = False
     #: a turn that was to record this job failed: it is recorded in a transaction of its
-    #: own (``Worker._record_apart``), not before this ``time.monotonic()``
+    #: own (``jobqueue.recording``), not before this ``time.monotonic()``
     apart_at: float | None = None
     #: when (``time.monotonic()``) the start was reported
     start_reported: float = 0.0

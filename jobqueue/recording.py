@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,17 @@ class Recording:
             return bool(starts)
         waited = time.monotonic() - settings.CORE4_WORKER_START_WINDOW
         return any(slot.start_reported <= waited for slot in starts)
+
+    def _next_record(self) -> float:
+        """When (``time.monotonic()``) a turn is due for what is not recorded yet: a start
+        whose window is over, a job recorded apart whose retry is due (inf: none)."""
+        at = math.inf
+        for slot in (*self.processes.slots.values(), *self.processes.unsettled):
+            if slot.apart_at is not None:  # its start waits for its retry too
+                at = min(at, slot.apart_at)
+            elif slot.start_due:
+                at = min(at, slot.start_reported + settings.CORE4_WORKER_START_WINDOW)
+        return at
 
     @staticmethod
     def _transition(slot: Slot, func: Callable[..., Any], *args: Any) -> None:

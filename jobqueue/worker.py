@@ -264,9 +264,7 @@ class Worker(Recording, Stopping):
             limit = min(limit, self.next_due - now)
         if not self.postgres:
             limit = min(limit, settings.CORE4_WORKER_POLL)
-        reported = [slot.start_reported for slot in self.processes.slots.values() if slot.start_due]
-        if reported:
-            limit = min(limit, min(reported) + settings.CORE4_WORKER_START_WINDOW - now)
+        limit = min(limit, self._next_record() - now)
         if self.wanted and not self.stopping and len(self.processes.slots) < self.concurrency:
             limit = 0
         return max(limit, 0.0)

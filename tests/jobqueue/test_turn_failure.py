@@ -6,13 +6,14 @@ recorded once it can be — each event stored once."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from django.db import DatabaseError
 
 from jobqueue import services
 from jobqueue.models import Job
-from jobqueue.processes import Processes
+from jobqueue.processes import Processes, Slot
 from jobqueue.worker import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,3 +54,20 @@ def test_a_job_whose_record_fails_does_not_hold_up_the_others(fast, events, monk
             "complete_job",
         ]
     assert Job.objects.get(pk=bad.id).trial == 1  # run once, recorded once
+
+
+def test_a_job_waiting_to_be_recorded_apart_does_not_spin_the_loop(fast):
+    """The loop sleeps until the retry of a job recorded apart is due — also when the job
+    has a start to record (its window long over): no turn is due before the retry."""
+    fast.CORE4_WORKER_TICK = 1.0
+    fast.CORE4_WORKER_POLL = 5.0  # SQLite's poll would bound the sleep first
+    worker = Worker("test-worker", 2)
+    worker.wanted = False
+    worker.next_tick = time.monotonic() + 60
+    worker.duties.next_at = lambda: time.monotonic() + 60  # type: ignore[method-assign]
+    slot = Slot(job_id="a" * 24, pid=1, fd=-1, output=-1, start_due=True, start_reported=0.0)
+    worker.processes.slots[-1] = slot
+    slot.apart_at = time.monotonic() + 0.5
+    assert 0.3 < worker._timeout() <= 0.5
+    slot.apart_at = None  # recorded apart at last: the start's window is long over
+    assert worker._timeout() == 0.0
