@@ -322,6 +322,17 @@ def _update_many_sql(names: tuple[str, ...], rows: int) -> tuple[str, list[Field
     return sql, columns
 
 
+def _update_many_statement(names: tuple[str, ...], rows: int) -> tuple[str, list[Field]]:
+    """The ``UPDATE … FROM (VALUES …)`` of ``rows`` jobs' fields ``names`` (sorted), and its
+    columns (parameters per row, in order): built once per shape."""
+    compiled = _UPDATES_MANY.get((names, rows))
+    if compiled is None:
+        if len(_UPDATES_MANY) >= _COMPILED_MAX:
+            _UPDATES_MANY.clear()
+        compiled = _UPDATES_MANY[names, rows] = _update_many_sql(names, rows)
+    return compiled
+
+
 def _update_many(jobs: list[Job], fields) -> None:
     """:func:`_update` of several jobs with the same ``fields``: one statement on
     PostgreSQL (``UPDATE … FROM (VALUES …)`` with casts), one per job elsewhere."""
@@ -329,13 +340,7 @@ def _update_many(jobs: list[Job], fields) -> None:
         for job in jobs:
             _update(job, fields)
         return
-    key = (tuple(sorted(fields)), len(jobs))
-    compiled = _UPDATES_MANY.get(key)
-    if compiled is None:
-        if len(_UPDATES_MANY) >= _COMPILED_MAX:
-            _UPDATES_MANY.clear()
-        compiled = _UPDATES_MANY[key] = _update_many_sql(key[0], len(jobs))
-    sql, columns = compiled
+    sql, columns = _update_many_statement(tuple(sorted(fields)), len(jobs))
     params: list[Any] = []
     for job in jobs:
         params += [field.get_db_prep_save(getattr(job, field.attname), connection)
@@ -379,12 +384,16 @@ class _Pending:
 
     def write(self) -> None:
         """Write the jobs' deferred fields: one statement per set of fields."""
+        for names, jobs in self.take().items():
+            _update_many(jobs, names)
+
+    def take(self) -> dict[frozenset[str], list[Job]]:
+        """The jobs with deferred fields, by the set of fields (no longer deferred)."""
         unsaved, self.unsaved = self.unsaved, {}
         groups: dict[frozenset[str], list[Job]] = {}
         for job, fields in unsaved.values():
             groups.setdefault(frozenset(fields), []).append(job)
-        for names, jobs in groups.items():
-            _update_many(jobs, names)
+        return groups
 
     def shift(self, deltas: dict[str, int]) -> dict[str, int]:
         counters = self.counters
@@ -396,8 +405,9 @@ class _Pending:
         return now
 
     def flush(self) -> None:
-        self.write()
-        if self.counters is not None and _write_counters(self.start, self.counters, self.notify):
+        if self.counters is None:
+            self.write()
+        elif _write_counters(self.start, self.counters, self.notify, self.take()):
             self.notify = False  # sent with the counters
         events, self.events = self.events, []
         run: list[tuple[str, Job, dict[str, int]]] = []
@@ -413,26 +423,48 @@ class _Pending:
                     cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
-def _write_counters(before: dict[str, int], after: dict[str, int], notify: bool = False) -> bool:
+def _write_counters(
+    before: dict[str, int],
+    after: dict[str, int],
+    notify: bool = False,
+    jobs: dict[frozenset[str], list[Job]] | None = None,
+) -> bool:
     """Shift the counter rows (locked by the batch) from ``before`` to ``after``: one UPDATE
     for the rows that exist, created for the others (after a flush; migrate creates them).
-    ``notify``: ``NOTIFY`` in the same statement; True if it was sent."""
+    ``notify``: ``NOTIFY`` in the same statement; True if it was sent. ``jobs``: the
+    batch's job writes left for its end (by set of fields), in the same statement too —
+    each a data-modifying CTE (PostgreSQL), its row count checked as :func:`_update_many`
+    checks it: one round trip for all of it."""
     deltas = {state: after[state] - before.get(state, 0) for state in sorted(after)}
     existing = {state: d for state, d in deltas.items() if d and state in before}
-    sent = False
+    parts: list[str] = []
+    params: list[Any] = []
+    expected: list[int] = []
+    for names, group in (jobs or {}).items():
+        sql, columns = _update_many_statement(tuple(sorted(names)), len(group))
+        parts.append(f"w{len(parts)} AS ({sql} RETURNING 1)")
+        expected.append(len(group))
+        for job in group:
+            params += [field.get_db_prep_save(getattr(job, field.attname), connection)
+                       for field in columns]  # fmt: skip
     if existing:
         table = connection.ops.quote_name(QueueCount._meta.db_table)
         values = ", ".join(["(%s, %s)"] * len(existing))
-        params: list[Any] = [item for pair in existing.items() for item in pair]
-        sql = (
-            f"UPDATE {table} AS c SET n = c.n + v.delta "
-            f"FROM (VALUES {values}) AS v(state, delta) WHERE c.state = v.state"
+        params += [item for pair in existing.items() for item in pair]
+        parts.append(
+            f"shifted AS (UPDATE {table} AS c SET n = c.n + v.delta "
+            f"FROM (VALUES {values}) AS v(state, delta) WHERE c.state = v.state)"
         )
-        if notify:  # a data-modifying CTE runs whether read or not
-            sql = f"WITH shifted AS ({sql}) SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
-            sent = True
+    sent = bool(parts) and notify
+    if parts:  # data-modifying CTEs run whether read or not
+        counts = [f"(SELECT count(*) FROM w{index})" for index in range(len(expected))]
+        if sent:
+            counts.append(f"pg_notify('{NOTIFY_CHANNEL}', '')")
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(counts) or '1'}", params)
+            written = list(cursor.fetchone())[: len(expected)]
+        if written != expected:
+            raise DatabaseError(f"jobs to write by field set: {expected}, written: {written}")
     missing = {state: d for state, d in deltas.items() if d and state not in before}
     if missing:
         _create_counters(missing)

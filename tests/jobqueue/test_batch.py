@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from events.models import Event
@@ -149,6 +149,46 @@ def test_one_notify_and_one_event_insert_per_turn():
     assert notifies == (1 if connection.vendor == "postgresql" else 0)
     assert [name for name, _, _ in stored(set(ids))][-6:] == ["start_job", "complete_job"] * 3
     assert transitions.recount() == counter_rows() == {}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's batch writes")
+def test_a_turns_job_writes_go_out_with_its_counters():
+    """The job writes left for a turn's end (here: ends, and claims by its pick) and its
+    counter shift are one statement, each write checked for its row count."""
+    done = [services.enqueue(NOOP, n=20 + i) for i in range(2)]
+    for _ in done:
+        transitions.pick(WORKER)
+    waiting = [services.enqueue(NOOP, n=30 + i) for i in range(2)]
+    ids = [job.id for job in done]
+    with CaptureQueriesContext(connection) as queries, transitions.batch(ids):
+        for job_id in ids:
+            transitions.start(job_id, WORKER, os.getpid())
+            transitions.complete(job_id, WORKER)
+        picked = transitions.pick_many(WORKER, 2, paused=(), busy=set())
+    assert [job.id for job in picked] == [job.id for job in waiting]
+    statements = [" ".join(q["sql"].split()).upper() for q in queries.captured_queries]
+    job_table = connection.ops.quote_name(Job._meta.db_table).upper()
+    writes = [s for s in statements if f"UPDATE {job_table}" in s]
+    # the ends are written before the pick reads jobs; the claims with the counters
+    assert len(writes) == 2, writes
+    assert "SHIFTED AS (UPDATE" in writes[-1] and "PG_NOTIFY(" in writes[-1]
+    rows = {job.pk: job for job in Job.objects.filter(pk__in=[*ids, *(j.id for j in waiting)])}
+    assert all(rows[job_id].state == "complete" for job_id in ids)
+    assert all(rows[job.id].state == "running" for job in waiting)
+    assert transitions.recount() == counter_rows() == {"running": 2}
+
+
+def test_a_turns_write_that_misses_a_row_fails_the_turn(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's batch writes")
+    job = services.enqueue(NOOP, n=40)
+    other = services.enqueue(NOOP, n=41)
+    transitions.pick(WORKER)
+    before = stored({job.id, other.id})
+    with pytest.raises(DatabaseError, match="written"), transitions.batch([job.id]):
+        transitions.start(job.id, WORKER, 4343)
+        Job.objects.filter(pk=job.id).delete()  # gone under the turn's feet (a test's doing)
+    assert stored({job.id, other.id}) == before  # nothing of the turn was kept
 
 
 def test_pick_many_in_a_turn_keeps_order_and_max_parallel():
