@@ -333,6 +333,12 @@ def _update_many_statement(names: tuple[str, ...], rows: int) -> tuple[str, list
     return compiled
 
 
+def _rows_params(jobs: list[Job], columns: list[Field]) -> list[Any]:
+    """The parameters of :func:`_update_many_statement`'s rows: per job, its ``columns``."""
+    return [field.get_db_prep_save(getattr(job, field.attname), connection)
+            for job in jobs for field in columns]  # fmt: skip
+
+
 def _update_many(jobs: list[Job], fields) -> None:
     """:func:`_update` of several jobs with the same ``fields``: one statement on
     PostgreSQL (``UPDATE … FROM (VALUES …)`` with casts), one per job elsewhere."""
@@ -341,10 +347,7 @@ def _update_many(jobs: list[Job], fields) -> None:
             _update(job, fields)
         return
     sql, columns = _update_many_statement(tuple(sorted(fields)), len(jobs))
-    params: list[Any] = []
-    for job in jobs:
-        params += [field.get_db_prep_save(getattr(job, field.attname), connection)
-                   for field in columns]  # fmt: skip
+    params = _rows_params(jobs, columns)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if cursor.rowcount != len(jobs):
@@ -444,9 +447,7 @@ def _write_counters(
         sql, columns = _update_many_statement(tuple(sorted(names)), len(group))
         parts.append(f"w{len(parts)} AS ({sql} RETURNING 1)")
         expected.append(len(group))
-        for job in group:
-            params += [field.get_db_prep_save(getattr(job, field.attname), connection)
-                       for field in columns]  # fmt: skip
+        params += _rows_params(group, columns)
     if existing:
         table = connection.ops.quote_name(QueueCount._meta.db_table)
         values = ", ".join(["(%s, %s)"] * len(existing))
@@ -1023,6 +1024,8 @@ def _candidates_locked(
 #: :func:`_load_jobs`' plan per statement: the row's values in ``Job``'s field order (index
 #: per field, None: not selected), the columns with converters, the extra columns
 _PLANS: dict[str, tuple[list[int | None], list[tuple[int, list, Any]], list[tuple[str, int]]]] = {}
+#: ``Job``'s field attnames in field order (what :func:`_load_jobs` passes to ``from_db``)
+_ATTNAMES = [field.attname for field in Job._meta.concrete_fields]
 
 
 def _load_jobs(sql: str, params: Sequence[Any]) -> list[Job]:
@@ -1039,7 +1042,6 @@ def _load_jobs(sql: str, params: Sequence[Any]) -> list[Job]:
                 _PLANS.clear()
             plan = _PLANS[sql] = _plan([column[0] for column in cursor.description])
     order, converters, extras = plan
-    attnames = [field.attname for field in Job._meta.concrete_fields]
     jobs = []
     for row in rows:
         values = list(row)
@@ -1050,7 +1052,7 @@ def _load_jobs(sql: str, params: Sequence[Any]) -> list[Job]:
             values[index] = value
         job = Job.from_db(
             connection.alias,
-            attnames,
+            _ATTNAMES,
             [NOT_LOADED if index is None else values[index] for index in order],
         )
         for name, index in extras:
