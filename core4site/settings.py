@@ -22,7 +22,25 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class _Env(environ.Env):
+    """``environ.Env`` whose numbers name the setting when they are not numbers: its own
+    ``float``/``int`` strip the value down to its digits first (``abc`` → ``''``) and fail
+    with ``could not convert string to float: ''``, saying neither which setting nor what."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ValueError:
+            if cast not in (int, float):
+                raise
+            kind = "a whole number" if cast is int else "a number"
+            raise ImproperlyConfigured(
+                f"{var} must be {kind}, not [{self.ENVIRON.get(var, '')[:100]}]"
+            ) from None
+
+
+env = _Env()
 
 #: Where the embedded default keeps its state (database, secret, redis socket, logs).
 VAR_DIR = Path(env.str("CORE4_VAR_DIR", default=str(BASE_DIR / "var")))
