@@ -33,6 +33,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--pool", action="store_true", help="run the jobs in the warm pool")
+    parser.add_argument(
+        "--statements", action="store_true", help="also list each statement: per turn, time"
+    )
     opts = parser.parse_args()
     if opts.jobs < 50 or opts.concurrency < 1:
         parser.error("--jobs must be at least 50 and --concurrency at least 1")
@@ -73,7 +76,7 @@ def main() -> None:
         try:
             return execute(sql, params, many, context)
         finally:
-            statements.append((start, time.perf_counter(), sql.lstrip().split(None, 1)[0]))
+            statements.append((start, time.perf_counter(), " ".join(sql.split())))
 
     job_transition.connect(completed, weak=False)
     transitions.batch = timed_batch  # type: ignore[assignment]
@@ -100,8 +103,9 @@ def main() -> None:
     times = [(b - a) * 1000 for a, b in counted]
     sql = sum(b - a for a, b, _ in inside) * 1000 / len(counted)
     kinds: dict[str, int] = {}
-    for _, _, kind in inside:
-        kinds[kind.upper()] = kinds.get(kind.upper(), 0) + 1
+    for _, _, text in inside:
+        kind = text.split(None, 1)[0].upper()
+        kinds[kind] = kinds.get(kind, 0) + 1
     share = sum(b - a for a, b in counted) / (high - low) * 100
     jobs_counted = opts.jobs * 0.6
     mode = "warm pool" if opts.pool else "a process per job"
@@ -116,6 +120,13 @@ def main() -> None:
     detail = ", ".join(f"{kind} {n / len(counted):.1f}" for kind, n in ordered)
     print(f"  statements per turn (BEGIN/COMMIT not counted): "
           f"{len(inside) / len(counted):.1f} ({detail})")  # fmt: skip
+    if opts.statements:
+        each: dict[str, list[float]] = {}
+        for a, b, text in inside:
+            each.setdefault(text[:90], []).append((b - a) * 1000)
+        print("  per turn   mean ms   statement (its first 90 characters)")
+        for text, spent in sorted(each.items(), key=lambda item: -sum(item[1])):
+            print(f"  {len(spent) / len(counted):8.2f}  {statistics.fmean(spent):8.3f}   {text}")
 
 
 if __name__ == "__main__":

@@ -258,7 +258,7 @@ def _save(job: Job, old: str | None, *fields: str) -> dict[str, int] | None:
     of jobs)."""
     pending = _PENDING.get()
     if pending is not None and pending.counters is not None:
-        pending.defer(job, fields)
+        pending.defer(job, fields, old)
         return _shift(old, _counted(job))
     unsaved = pending.unsaved.pop(job.pk, None) if pending is not None else None
     if unsaved is not None and unsaved[0] is not job:  # read again meanwhile: its own save
@@ -377,12 +377,18 @@ class _Pending:
         #: fields of jobs changed but not written yet (``start_job``: pid, inactive_at — read
         #: by no pick), written by the job's next save in the batch or at its end
         self.unsaved: dict[str, tuple[Job, set[str]]] = {}
+        #: the unsaved jobs whose row, as written, a pick may read (its state pickable)
+        self.pickable: set[str] = set()
 
-    def defer(self, job: Job, fields) -> None:
-        """``job``'s ``fields`` to write with :meth:`write` (PostgreSQL)."""
+    def defer(self, job: Job, fields, old: str | None = None) -> None:
+        """``job``'s ``fields`` to write with :meth:`write` (PostgreSQL); ``old``: its state
+        as its row has it (before its first change in the batch)."""
         unsaved = self.unsaved.get(job.pk)
         if unsaved is not None and unsaved[0] is not job:  # read again meanwhile
             self.write()
+            unsaved = None
+        if unsaved is None and old in PICKABLE:
+            self.pickable.add(job.pk)
         self.unsaved.setdefault(job.pk, (job, set()))[1].update(fields)
 
     def write(self) -> None:
@@ -390,9 +396,17 @@ class _Pending:
         for names, jobs in self.take().items():
             _update_many(jobs, names)
 
+    def write_before_pick(self) -> None:
+        """:meth:`write`, if a pick could read a row of an unsaved job (in its old state,
+        and change it again); else its writes wait for the end of the batch. The jobs a
+        worker records (started and ended ones) were running: no pick reads them."""
+        if self.pickable:
+            self.write()
+
     def take(self) -> dict[frozenset[str], list[Job]]:
         """The jobs with deferred fields, by the set of fields (no longer deferred)."""
         unsaved, self.unsaved = self.unsaved, {}
+        self.pickable = set()
         groups: dict[frozenset[str], list[Job]] = {}
         for job, fields in unsaved.values():
             groups.setdefault(frozenset(fields), []).append(job)
@@ -939,8 +953,8 @@ def pick_many(
             take = limit - len(picked) if batched else 1
             if postgres:
                 pending = _PENDING.get()
-                if pending is not None:  # what the batch left unwritten, before reading jobs
-                    pending.write()
+                if pending is not None:  # what the batch left unwritten that the read could see
+                    pending.write_before_pick()
                 candidates = _candidates_locked(worker, now, tuple(paused), full, take)
             else:
                 candidates = list(_candidates(worker, now, list(paused), full)[:take])
@@ -969,6 +983,9 @@ def pick_many(
                     running = known
                     if running >= job.max_parallel:
                         # this name's slots are taken: look again without any full name
+                        pending = _PENDING.get()
+                        if pending is not None and pending.unsaved:
+                            pending.write()  # ended jobs no longer counted as running
                         known_full = {**running_per_name(), job.name: running}
                         again = True
                         continue

@@ -5,6 +5,7 @@ transition had written its own — or not at all when the batch fails."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection
@@ -154,7 +155,8 @@ def test_one_notify_and_one_event_insert_per_turn():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's batch writes")
 def test_a_turns_job_writes_go_out_with_its_counters():
     """The job writes left for a turn's end (here: ends, and claims by its pick) and its
-    counter shift are one statement, each write checked for its row count."""
+    counter shift are one statement, each write checked for its row count: the ended jobs
+    were running, so the pick cannot read them and their writes need not go before it."""
     done = [services.enqueue(NOOP, n=20 + i) for i in range(2)]
     for _ in done:
         transitions.pick(WORKER)
@@ -169,13 +171,36 @@ def test_a_turns_job_writes_go_out_with_its_counters():
     statements = [" ".join(q["sql"].split()).upper() for q in queries.captured_queries]
     job_table = connection.ops.quote_name(Job._meta.db_table).upper()
     writes = [s for s in statements if f"UPDATE {job_table}" in s]
-    # the ends are written before the pick reads jobs; the claims with the counters
-    assert len(writes) == 2, writes
-    assert "SHIFTED AS (UPDATE" in writes[-1] and "PG_NOTIFY(" in writes[-1]
+    # ends and claims (two sets of fields) with the counters, in one statement
+    assert len(writes) == 1, writes
+    assert writes[0].count(f"UPDATE {job_table}") == 2, writes
+    assert "SHIFTED AS (UPDATE" in writes[0] and "PG_NOTIFY(" in writes[0]
     rows = {job.pk: job for job in Job.objects.filter(pk__in=[*ids, *(j.id for j in waiting)])}
     assert all(rows[job_id].state == "complete" for job_id in ids)
     assert all(rows[job.id].state == "running" for job in waiting)
     assert transitions.recount() == counter_rows() == {"running": 2}
+
+
+def test_a_pick_reads_again_what_it_changed_but_not_the_ends_before_it():
+    """In a turn, the ends' writes wait for its end (no pick reads a running job), but what
+    the pick itself changed is written before it reads jobs again: a deferred job past
+    ``inactive_at`` becomes inactive once, a claimed job is claimed once."""
+    running = services.enqueue(NOOP, n=50)
+    late = services.enqueue(NOOP, n=51, priority=9)
+    transitions.pick(WORKER)  # late (priority)
+    transitions.defer(late.id, WORKER, "later")
+    assert transitions.pick(WORKER).id == running.id  # late is not due yet
+    past = transitions.utcnow() - timedelta(seconds=5)
+    Job.objects.filter(pk=late.id).update(query_at=past, inactive_at=past)  # now it is
+    waiting = [services.enqueue(NOOP, n=52 + i) for i in range(2)]
+    with transitions.batch([running.id]):
+        transitions.complete(running.id, WORKER)
+        picked = transitions.pick_many(WORKER, 3, paused=(), busy=set())
+    assert sorted(job.id for job in picked) == sorted(job.id for job in waiting)
+    names = [name for name, _, _ in stored({late.id, *(job.id for job in waiting)})]
+    assert names.count("inactivate_job") == 1 and names.count("request_start_job") == 3
+    assert Job.objects.get(pk=late.id).state == "inactive"
+    assert transitions.recount() == counter_rows() == {"inactive": 1, "running": 2}
 
 
 def test_a_turns_write_that_misses_a_row_fails_the_turn(monkeypatch):
