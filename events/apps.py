@@ -13,11 +13,15 @@ class EventsConfig(AppConfig):
             job_transition,
             job_transition_statement,
             job_transitions,
+            job_transitions_statement,
             queue_summary,
         )
 
         job_transition.connect(outbox.on_job_transition, dispatch_uid=outbox.TRANSITION_UID)
-        job_transitions.connect(outbox.on_job_transitions, dispatch_uid="events.job_transitions")
+        job_transitions.connect(outbox.on_job_transitions, dispatch_uid=outbox.TRANSITIONS_UID)
+        job_transitions_statement.connect(
+            outbox.on_job_transitions_statement, dispatch_uid="events.job_transitions_statement"
+        )
         job_transition_statement.connect(
             outbox.on_job_transition_statement, dispatch_uid="events.job_transition_statement"
         )

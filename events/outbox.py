@@ -64,26 +64,34 @@ RETURNING {pk}
 _COLUMNS = ("created", "name", "author", "channel", "data", "total")
 
 
-def _insert_ordered(events: list[Event], using: str) -> None:
-    """Insert ``events`` under the commit-order lock (PostgreSQL), in one statement, their
-    ids in list order; sets their ``pk``."""
-    connection = connections[using]
+def _ordered_rows(template: str, events: list[Event], connection) -> tuple[str, list[Any]]:
+    """``template`` (``_INSERT_SQL``'s placeholders) for ``events`` and its parameters after
+    the lock's: ids are drawn in the order of the VALUES rows (ORDER BY their position)."""
     fields = [Event._meta.get_field(name) for name in _COLUMNS]
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # ids are drawn in the order of the VALUES rows (ORDER BY their position)
-    sql = _INSERT_SQL.format(
+    sql = template.format(
         table=quote(Event._meta.db_table),
         columns=", ".join(quote(field.column) for field in fields),
         rows=", ".join(f"({index}, {row[1:]}" for index in range(len(events))),
         names=", ".join(["position", *(f"c{i}" for i in range(len(fields)))]),
         values=", ".join(f"v.c{i}::{field.db_type(connection)}" for i, field in enumerate(fields)),
         pk=quote(Event._meta.pk.column),
+        lock=COMMIT_ORDER_LOCK,
     )
-    params: list[Any] = [COMMIT_ORDER_LOCK]
+    params: list[Any] = []
     for event in events:
         params += [field.get_db_prep_save(getattr(event, field.attname), connection)
                    for field in fields]  # fmt: skip
+    return sql, params
+
+
+def _insert_ordered(events: list[Event], using: str) -> None:
+    """Insert ``events`` under the commit-order lock (PostgreSQL), in one statement, their
+    ids in list order; sets their ``pk``."""
+    connection = connections[using]
+    sql, rows = _ordered_rows(_INSERT_SQL, events, connection)
+    params: list[Any] = [COMMIT_ORDER_LOCK, *rows]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = sorted(row[0] for row in cursor.fetchall())
@@ -257,6 +265,46 @@ def _statement_sql() -> str:
         lock=COMMIT_ORDER_LOCK,
         channel=QUEUE,
     )
+
+
+#: PostgreSQL: the events of a worker's turn as part of its last statement (after its job
+#: rows and counter rows were locked, in the turn's first statement): the commit-order lock,
+#: then the rows, their ids drawn in order after it is held, as ``_INSERT_SQL`` does.
+_MANY_STATEMENT_SQL = """
+event_ordered AS (SELECT pg_advisory_xact_lock({lock})),
+event_rows AS (
+    INSERT INTO {table} ({columns})
+    SELECT {values} FROM event_ordered, (VALUES {rows}) AS v({names}) ORDER BY v.position
+    RETURNING {pk}
+),
+event_last AS (SELECT max({pk}) AS id FROM event_rows)"""
+
+
+def on_job_transitions_statement(sender, *, items: list, **kw):
+    """``jobqueue.signals.job_transitions_statement``: the queue events of a worker's turn,
+    inserted by the turn's last statement (PostgreSQL), announced once on commit."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql" or not items or len(items) > INSERT_ROWS:
+        return None
+    events = [_queue_event(event, transition_data(event, job, counts), author)
+              for event, job, counts, author in items]  # fmt: skip
+    sql, params = _ordered_rows(_MANY_STATEMENT_SQL, events, connection)
+
+    def stored(last: int) -> None:
+        transaction.on_commit(lambda: announce(last))
+
+    return StatementPart(
+        sql=sql, params=params, result=("event_last", "id"), done=stored, replaces=TRANSITIONS_UID
+    )
+
+
+def _queue_event(name: str, data: dict, author: str | None) -> Event:
+    return Event(name=name, channel=QUEUE, data=data, author=author or os_user(),
+                 total=queue_total(data))  # fmt: skip
+
+
+#: ``dispatch_uid`` of :func:`on_job_transitions` (a statement part replaces it)
+TRANSITIONS_UID = "events.job_transitions"
 
 
 def on_job_transitions(sender, *, items: list, author: str | None = None, **kw):

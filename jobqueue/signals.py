@@ -29,6 +29,16 @@ receiver does; every other receiver handles it as any ``job_transition``. When e
 transaction open, the statement runs on its own, in autocommit — one round trip, no
 ``BEGIN``/``COMMIT``; ``done`` then runs after its commit (an ``on_commit`` runs at once).
 
+``job_transitions_statement`` (PostgreSQL) is the same for the transitions of a worker's
+turn (``transitions.batch``): sent at the turn's end, before its last statement (the job
+writes left for the end, the counter shifts, the ``NOTIFY``), with ``items``: a list of
+``(event, job, counts, author)``, in order. A receiver returns a :class:`StatementPart`
+(or None) whose CTEs write its part of all of them in that statement; they do not read
+``counts`` (each item has its own). When every ``job_transitions`` receiver is replaced by
+a part, the statement carries the parts and ``job_transitions`` is not sent (each item's
+``job_transition`` is, with ``batched=True``, as always); else no part is used and the turn
+sends ``job_transitions`` as described above.
+
 ``queue_summary`` is sent by the worker that holds the summary lease every
 ``CORE4_SUMMARY_INTERVAL`` seconds, outside any transaction, with ``rows``: the raw,
 unmasked summary rows ``{"name", "state", "n", "zombie", "wall", "removed", "killed",
@@ -67,4 +77,5 @@ class StatementPart:
 job_transition = Signal()
 job_transitions = Signal()
 job_transition_statement = Signal()
+job_transitions_statement = Signal()
 queue_summary = Signal()

@@ -39,6 +39,7 @@ from django.db import (
 )
 from django.db.models import Count, F, Field, Q
 from django.db.models.base import DEFERRED as NOT_LOADED
+from django.dispatch import Signal
 
 from core4api.ids import utcnow
 from jobqueue import backoff
@@ -49,6 +50,7 @@ from jobqueue.signals import (
     job_transition,
     job_transition_statement,
     job_transitions,
+    job_transitions_statement,
 )
 from jobqueue.states import (
     COMPLETE,
@@ -422,16 +424,22 @@ class _Pending:
         return now
 
     def flush(self) -> None:
+        events, self.events = self.events, []
+        parts: list[StatementPart] = []
         if self.counters is None:
             self.write()
-        elif _write_counters(self.start, self.counters, self.notify, self.take()):
-            self.notify = False  # sent with the counters
-        events, self.events = self.events, []
+        else:
+            parts = _statement_parts(job_transitions_statement, items=events)
+            if not _parts_suffice(parts, job_transitions):
+                parts = []  # the events go to the job_transitions receivers instead
+            if _write_counters(self.start, self.counters, self.notify, self.take(), parts):
+                self.notify = False  # sent with the counters
         run: list[tuple[str, Job, dict[str, int]]] = []
         for index, (event, job, now_counts, author) in enumerate(events):
             run.append((event, job, now_counts))
             if index + 1 == len(events) or events[index + 1][3] != author:
-                _emit_many(run, author)  # consecutive events of one author together
+                # consecutive events of one author together; written by the parts, if any
+                _emit_many(run, author, statement=bool(parts))
                 run = []
         if self.notify:
             self.notify = False
@@ -445,44 +453,54 @@ def _write_counters(
     after: dict[str, int],
     notify: bool = False,
     jobs: dict[frozenset[str], list[Job]] | None = None,
+    parts: Sequence[StatementPart] = (),
 ) -> bool:
     """Shift the counter rows (locked by the batch) from ``before`` to ``after``: one UPDATE
     for the rows that exist, created for the others (after a flush; migrate creates them).
     ``notify``: ``NOTIFY`` in the same statement; True if it was sent. ``jobs``: the
     batch's job writes left for its end (by set of fields), in the same statement too —
     each a data-modifying CTE (PostgreSQL), its row count checked as :func:`_update_many`
-    checks it: one round trip for all of it."""
+    checks it; and the ``parts`` of the ``job_transitions_statement`` parts (the
+    events), each part's ``done`` called with its result: one round trip for all of it."""
     deltas = {state: after[state] - before.get(state, 0) for state in sorted(after)}
     existing = {state: d for state, d in deltas.items() if d and state in before}
-    parts: list[str] = []
+    missing = {state: d for state, d in deltas.items() if d and state not in before}
+    if missing:  # before the parts' commit-order lock (counter rows are locked before it)
+        _create_counters(missing)
+    ctes: list[str] = []
     params: list[Any] = []
     expected: list[int] = []
     for names, group in (jobs or {}).items():
         sql, columns = _update_many_statement(tuple(sorted(names)), len(group))
-        parts.append(f"w{len(parts)} AS ({sql} RETURNING 1)")
+        ctes.append(f"w{len(ctes)} AS ({sql} RETURNING 1)")
         expected.append(len(group))
         params += _rows_params(group, columns)
     if existing:
         table = connection.ops.quote_name(QueueCount._meta.db_table)
         values = ", ".join(["(%s, %s)"] * len(existing))
         params += [item for pair in existing.items() for item in pair]
-        parts.append(
+        ctes.append(
             f"shifted AS (UPDATE {table} AS c SET n = c.n + v.delta "
             f"FROM (VALUES {values}) AS v(state, delta) WHERE c.state = v.state)"
         )
-    sent = bool(parts) and notify
-    if parts:  # data-modifying CTEs run whether read or not
+    for part in parts:
+        ctes.append(part.sql.strip())
+        params += part.params
+    sent = bool(ctes) and notify
+    if ctes:  # data-modifying CTEs run whether read or not
         counts = [f"(SELECT count(*) FROM w{index})" for index in range(len(expected))]
+        counts += [f"(SELECT {column} FROM {cte})" for cte, column in
+                   (part.result for part in parts)]  # fmt: skip
         if sent:
             counts.append(f"pg_notify('{NOTIFY_CHANNEL}', '')")
         with connection.cursor() as cursor:
-            cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(counts) or '1'}", params)
-            written = list(cursor.fetchone())[: len(expected)]
+            cursor.execute(f"WITH {', '.join(ctes)} SELECT {', '.join(counts) or '1'}", params)
+            row = list(cursor.fetchone())
+        written = row[: len(expected)]
         if written != expected:
             raise DatabaseError(f"jobs to write by field set: {expected}, written: {written}")
-    missing = {state: d for state, d in deltas.items() if d and state not in before}
-    if missing:
-        _create_counters(missing)
+        for part, result in zip(parts, row[len(expected) :], strict=False):
+            part.done(result)
     return sent
 
 
@@ -713,12 +731,7 @@ def _insert_statement(job: Job, by: str | None, savepoint: bool) -> None:
     else in a transaction of its own, or in the caller's (in a ``savepoint`` if asked)."""
     db = connections[DEFAULT_DB_ALIAS]  # not the proxy: ~40 lookups less per enqueue
     author = author_of(by)
-    parts: list[StatementPart] = []
-    for _, response in job_transition_statement.send(
-        sender=Job, event=ENQUEUE_JOB, job=job, author=author
-    ):
-        if isinstance(response, StatementPart):
-            parts.append(response)
+    parts = _statement_parts(job_transition_statement, event=ENQUEUE_JOB, job=job, author=author)
     columns, values, fields = _job_insert()
     quote = db.ops.quote_name
     sql = _INSERT_SQL.format(
@@ -752,12 +765,18 @@ def _insert_statement(job: Job, by: str | None, savepoint: bool) -> None:
         _emit_many([(ENQUEUE_JOB, job, dict(sorted(queue.items())))], by, statement=True)
 
 
-def _parts_suffice(parts: list[StatementPart]) -> bool:
-    """Does every ``job_transition`` receiver ignore this statement's transition (its
-    ``dispatch_uid`` named in a part's ``replaces``)? Then none needs the transaction."""
+def _statement_parts(signal: Signal, **kwargs: Any) -> list[StatementPart]:
+    """The :class:`StatementPart` s that ``signal``'s receivers return."""
+    responses = signal.send(sender=Job, **kwargs)
+    return [part for _, part in responses if isinstance(part, StatementPart)]
+
+
+def _parts_suffice(parts: list[StatementPart], signal: Signal = job_transition) -> bool:
+    """Does every ``signal`` receiver ignore this statement's transitions (its
+    ``dispatch_uid`` named in a part's ``replaces``)? Then none needs to be sent them."""
     replaced = {part.replaces for part in parts if part.replaces is not None}
     # Signal.receivers: ((dispatch_uid or the receiver's id, the sender's id), receiver, …)
-    return all(entry[0][0] in replaced for entry in job_transition.receivers)
+    return all(entry[0][0] in replaced for entry in signal.receivers)
 
 
 def enqueue_many(

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from events.models import Event
 from jobqueue import services, transitions
 from jobqueue.models import Job, QueueCount
+from jobqueue.signals import job_transitions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,12 +145,42 @@ def test_one_notify_and_one_event_insert_per_turn():
             transitions.start(job_id, WORKER, os.getpid())
             transitions.complete(job_id, WORKER)
     statements = [" ".join(q["sql"].split()).upper() for q in queries.captured_queries]
-    inserts = [s for s in statements if s.startswith(("INSERT", "WITH ORDERED"))]
+    event_table = connection.ops.quote_name(Event._meta.db_table).upper()
+    inserts = [s for s in statements if f"INSERT INTO {event_table}" in s]
     assert len(inserts) == 1, inserts
+    assert sum(s.count(f"INSERT INTO {event_table}") for s in statements) == 1
     notifies = sum(s.startswith("NOTIFY") or "PG_NOTIFY(" in s for s in statements)
     assert notifies == (1 if connection.vendor == "postgresql" else 0)
+    if connection.vendor == "postgresql":  # with the job writes and the counters: one statement
+        assert "SHIFTED AS (UPDATE" in inserts[0] and "PG_NOTIFY(" in inserts[0]
+        assert "PG_ADVISORY_XACT_LOCK(" in inserts[0]  # the commit-order lock
     assert [name for name, _, _ in stored(set(ids))][-6:] == ["start_job", "complete_job"] * 3
     assert transitions.recount() == counter_rows() == {}
+
+
+def test_a_turns_events_go_to_every_receiver_of_many_transitions():
+    """Another ``job_transitions`` receiver than the events app's: the turn's events are
+    not written by the turn's last statement then, but sent; stored once, in order."""
+    jobs = [services.enqueue(NOOP, n=60 + i) for i in range(2)]
+    for _ in jobs:
+        transitions.pick(WORKER)
+    ids = [job.id for job in jobs]
+    seen: list[list[str]] = []
+
+    def receiver(sender, *, items, **kwargs):
+        seen.append([event for event, _, _ in items])
+
+    job_transitions.connect(receiver, dispatch_uid="test.job_transitions")
+    try:
+        with transitions.batch(ids):
+            for job_id in ids:
+                transitions.start(job_id, WORKER, os.getpid())
+                transitions.complete(job_id, WORKER)
+    finally:
+        job_transitions.disconnect(dispatch_uid="test.job_transitions")
+    assert seen == [["start_job", "complete_job"] * 2]
+    names = [name for name, _, _ in stored(set(ids))]
+    assert names[-4:] == ["start_job", "complete_job"] * 2 and len(names) == 8
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's batch writes")
