@@ -87,6 +87,9 @@ from jobqueue.states import (
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "core4_queue"
+#: the payload of the ``NOTIFY`` a change of a switch in ``Control`` sends (its trigger:
+#: migration 0006); new work is announced with an empty one
+CONTROL_CHANGED = "control"
 
 
 @cache

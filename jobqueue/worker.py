@@ -35,7 +35,7 @@ from core4api.ids import utcnow
 from jobqueue import transitions
 from jobqueue.duties import Duties, default_duties
 from jobqueue.housekeeping import Housekeeping, WorkerExists
-from jobqueue.models import Job
+from jobqueue.models import Job, Switches
 from jobqueue.pool import run_mode
 from jobqueue.processes import Processes
 from jobqueue.recording import Recording
@@ -68,6 +68,7 @@ class Worker(Recording, Stopping):
         self.next_tick = 0.0
         self.next_due: float | None = None
         self.listener: Any = None  # psycopg connection LISTENing for new work
+        self.switches_known = False  # no change of the switches announced since their read
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -98,6 +99,7 @@ class Worker(Recording, Stopping):
         params.pop("context", None)
         self.listener = psycopg.connect(**params, autocommit=True)
         self.listener.execute(f"LISTEN {transitions.NOTIFY_CHANNEL}")
+        self.switches_known = False  # changes while not listening were not announced
 
     def shutdown(self) -> None:
         """Kill what still runs, record its end, give up leases and the registration."""
@@ -233,7 +235,7 @@ class Worker(Recording, Stopping):
 
     def _pick(self, free: int, busy: set[str]) -> list[Job]:
         """Claim up to ``free`` jobs (inside :meth:`record`'s batch: never waiting)."""
-        switches = self.housekeeping.read_switches()  # a pause counts from the moment it is set
+        switches = self._switches()  # a pause counts from the moment it is set
         if switches.paused or self.housekeeping.quiet:
             return []
         if self.stopping:
@@ -241,6 +243,19 @@ class Worker(Recording, Stopping):
         return transitions.pick_many(
             self.identifier, free, paused=switches.projects, busy=busy, run_mode=self._run_mode
         )
+
+    def _switches(self) -> Switches:
+        """Pause, halt and this worker's mode, as of now. Listening (PostgreSQL), they are
+        read again only when a change was announced (``NOTIFY`` with ``control``, sent by a
+        trigger on ``Control``; looked for here, so a change committed before this pick
+        counts) and every tick; else before every pick."""
+        if self.listener is not None:
+            self._notified()
+            if self.switches_known:
+                return self.housekeeping.switches
+        switches = self.housekeeping.read_switches()
+        self.switches_known = self.listener is not None
+        return switches
 
     def _run_mode(self, name: str) -> str:
         return run_mode(name, everything=self.pool)
@@ -289,7 +304,9 @@ class Worker(Recording, Stopping):
     def _notified(self) -> None:
         """New work was enqueued (``NOTIFY``); a lost ``LISTEN`` connection is reopened."""
         try:
-            list(self.listener.notifies(timeout=0))
+            for notice in self.listener.notifies(timeout=0):
+                if notice.payload == transitions.CONTROL_CHANGED:
+                    self.switches_known = False
             self.wanted = True
         except Exception:
             log.exception("LISTEN connection lost; reconnecting")
