@@ -13,6 +13,7 @@ Every variable is documented in README.md ("Settings").
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -23,21 +24,28 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+#: What a numeric setting may be: a whole number, or a decimal number (``1.5``, ``.5``, ``2e-3``)
+_NUMBERS = {
+    int: re.compile(r"\s*[+-]?\d+\s*"),
+    float: re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*"),
+}
+
+
 class _Env(environ.Env):
     """``environ.Env`` whose numbers name the setting when they are not numbers: its own
-    ``float``/``int`` strip the value down to its digits first (``abc`` → ``''``) and fail
-    with ``could not convert string to float: ''``, saying neither which setting nor what."""
+    ``float``/``int`` strip the value down to its digits first, so ``abc`` failed with
+    ``could not convert string to float: ''`` (saying neither which setting nor what) and
+    ``1.5abc`` was read as 1.5; here a value must be a number as written."""
 
     def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
-        try:
+        pattern = _NUMBERS.get(cast)  # type: ignore[call-overload]
+        raw = self.ENVIRON.get(var)
+        if pattern is None or raw is None or raw.startswith("$"):  # "$OTHER": a proxy
             return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
-        except ValueError:
-            if cast not in (int, float):
-                raise
+        if not pattern.fullmatch(raw):
             kind = "a whole number" if cast is int else "a number"
-            raise ImproperlyConfigured(
-                f"{var} must be {kind}, not [{self.ENVIRON.get(var, '')[:100]}]"
-            ) from None
+            raise ImproperlyConfigured(f"{var} must be {kind}, not [{raw[:100]}]")
+        return cast(raw.strip())
 
 
 env = _Env()
