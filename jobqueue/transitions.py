@@ -770,7 +770,7 @@ def _insert_statement(job: Job, by: str | None, savepoint: bool) -> None:
 
 def _statement_parts(signal: Signal, **kwargs: Any) -> list[StatementPart]:
     """The :class:`StatementPart` s that ``signal``'s receivers return."""
-    responses = signal.send(sender=Job, **kwargs)
+    responses: list[tuple[Any, Any]] = signal.send(sender=Job, **kwargs)
     return [part for _, part in responses if isinstance(part, StatementPart)]
 
 
