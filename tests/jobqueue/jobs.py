@@ -126,3 +126,14 @@ class PoolJob(CoreJob):
         time.sleep(sleep)
         if fail:
             raise RuntimeError("failing on purpose")
+
+
+class LoadedJob(CoreJob):
+    """Returns which of the web side's modules its process has loaded (none: the worker,
+    its fork server and so its job processes leave the URLconf and the views alone)."""
+
+    author = "test"
+    WEB = ("core4site.urls", "drf_spectacular.views", "dashboard.views", "jobqueue.api.views")
+
+    def execute(self, **kwargs):
+        return sorted(name for name in self.WEB if name in sys.modules)

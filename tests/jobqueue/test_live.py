@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -21,6 +22,19 @@ FAST = {
     "CORE4_SUMMARY_INTERVAL": "0.5",
     "CORE4_WORKER_DAILY_COMMANDS": "nosuchcommand",
 }
+
+
+def test_job_processes_do_not_carry_the_web_side(live_stack):
+    """``manage.py worker`` runs no system checks (they load the URLconf, the API and the
+    dashboard's views): neither the worker nor the job processes its fork server forks carry
+    them — ~16 MB less in every job process."""
+    stack = live_stack
+    stack.env.update(FAST)
+    job_id = stack.manage("enqueue", "tests.jobqueue.jobs.LoadedJob").stdout.split()[-1]
+    stack.start_worker("worker-1", "--concurrency", "1")
+    done = wait_state(stack, job_id, "complete", "error")
+    result = json.loads(done["result"]) if isinstance(done["result"], str) else done["result"]
+    assert done["state"] == "complete" and result == [], result
 
 
 def test_seed_commands_and_coco(live_stack):

@@ -17,6 +17,8 @@ from jobqueue.summary import summary_rows
 
 
 class Command(BaseCommand):
+    #: no system checks (``manage.py check`` runs them): ~0.2–0.3 s less per call
+    requires_system_checks: list[str] = []
     help = (
         "core4's queue command line: enqueue jobs, run a worker, show the queue and its jobs, "
         "kill, remove or restart jobs, pause and resume picking, halt the workers. "

@@ -9,6 +9,8 @@ from jobqueue import cli
 
 
 class Command(BaseCommand):
+    #: no system checks (``manage.py check`` runs them): ~0.2–0.3 s less per call
+    requires_system_checks: list[str] = []
     help = (
         "Enqueue a job. Values are JSON when they parse as JSON (sleep=10 is a number), else "
         "strings; setting names (priority=5, attempts=3, ...) set the job's settings, all other "

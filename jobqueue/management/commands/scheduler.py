@@ -24,6 +24,8 @@ log = logging.getLogger("jobqueue.scheduler")
 
 
 class Command(BaseCommand):
+    #: no system checks (``manage.py check`` runs them): they load the web side it never uses
+    requires_system_checks: list[str] = []
     help = (
         "Run the scheduler: enqueue the jobs of due schedules (job classes' `schedule`, "
         "runtime schedules) once a second while this process holds the scheduler lease. "

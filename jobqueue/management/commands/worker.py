@@ -13,6 +13,9 @@ from jobqueue.worker import Worker, WorkerExists
 
 
 class Command(BaseCommand):
+    #: no system checks (``manage.py check`` runs them): they load the URLconf, the API and
+    #: the dashboard's views — into the fork server and every job process too (~16 MB each)
+    requires_system_checks: list[str] = []
     help = (
         "Run a worker: picks jobs and runs each in its own process. SIGTERM or Ctrl-C stops it "
         "gracefully (running jobs get CORE4_WORKER_GRACE seconds, then are retried); a second "
