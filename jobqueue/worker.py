@@ -247,8 +247,8 @@ class Worker(Recording, Stopping):
     def _switches(self) -> Switches:
         """Pause, halt and this worker's mode, as of now. Listening (PostgreSQL), they are
         read again only when a change was announced (``NOTIFY`` with ``control``, sent by a
-        trigger on ``Control``; looked for here, so a change committed before this pick
-        counts) and every tick; else before every pick."""
+        trigger on ``Control``; looked for here, so a change whose notice arrived counts for
+        this pick) and every tick; else before every pick."""
         if self.listener is not None:
             self._notified()
             if self.switches_known:
