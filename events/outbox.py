@@ -108,12 +108,17 @@ def queue_total(data: Any) -> int | None:
     return sum(v for v in counts.values() if isinstance(v, int) and not isinstance(v, bool))
 
 
+def _new_event(name: str, channel: str, data: Any, author: str | None) -> Event:
+    """An unsaved event; a queue event's ``total`` is the sum of its counts."""
+    total = queue_total(data) if channel == QUEUE else None
+    return Event(name=name, channel=channel, data=data, author=author or os_user(), total=total)
+
+
 def store(
     name: str, channel: str, data: Any, author: str | None = None, using: str = "default"
 ) -> Event:
     """Insert an event (in the caller's transaction, or its own) and announce it on commit."""
-    total = queue_total(data) if channel == QUEUE else None
-    event = Event(name=name, channel=channel, data=data, author=author or os_user(), total=total)
+    event = _new_event(name, channel, data, author)
     # inside the transition's transaction no savepoint: a failed insert fails the transition
     inside = transaction.get_connection(using).in_atomic_block
     with transaction.atomic(using=using, savepoint=not inside):
@@ -133,11 +138,7 @@ def store_many(
     if not items:
         return []
     author = author or os_user()
-    events = [
-        Event(name=name, channel=channel, data=data, author=author,
-              total=queue_total(data) if channel == QUEUE else None)
-        for name, channel, data in items
-    ]  # fmt: skip
+    events = [_new_event(name, channel, data, author) for name, channel, data in items]
     inside = transaction.get_connection(using).in_atomic_block
     with transaction.atomic(using=using, savepoint=not inside):
         if connections[using].vendor == "postgresql":  # ids drawn after the lock is held
@@ -286,7 +287,7 @@ def on_job_transitions_statement(sender, *, items: list, **kw):
     connection = connections["default"]
     if connection.vendor != "postgresql" or not items or len(items) > INSERT_ROWS:
         return None
-    events = [_queue_event(event, transition_data(event, job, counts), author)
+    events = [_new_event(event, QUEUE, transition_data(event, job, counts), author)
               for event, job, counts, author in items]  # fmt: skip
     sql, params = _ordered_rows(_MANY_STATEMENT_SQL, events, connection)
 
@@ -296,11 +297,6 @@ def on_job_transitions_statement(sender, *, items: list, **kw):
     return StatementPart(
         sql=sql, params=params, result=("event_last", "id"), done=stored, replaces=TRANSITIONS_UID
     )
-
-
-def _queue_event(name: str, data: dict, author: str | None) -> Event:
-    return Event(name=name, channel=QUEUE, data=data, author=author or os_user(),
-                 total=queue_total(data))  # fmt: skip
 
 
 #: ``dispatch_uid`` of :func:`on_job_transitions` (a statement part replaces it)

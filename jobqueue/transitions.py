@@ -368,10 +368,11 @@ _JOBS: ContextVar[dict[str, Job] | None] = ContextVar("batch_jobs", default=None
 
 class _Pending:
     """What the transitions of a :func:`batch` leave for its end, to be written together
-    just before it commits: their events (sent as ``job_transitions`` + ``job_transition``
-    with ``batched=True``: one INSERT for all), one ``NOTIFY``, and on PostgreSQL the counter
-    shifts (one UPDATE; the batch holds every counter row locked, so the counts after each
-    change are known exactly without writing them one by one)."""
+    just before it commits: the jobs' own writes, their events, one ``NOTIFY``, and on
+    PostgreSQL the counter shifts (the batch holds every counter row locked, so the counts
+    after each change are known exactly without writing them one by one) — there all of
+    it in one statement (:func:`_write_counters`), the events as the
+    ``job_transitions_statement`` receivers' parts."""
 
     def __init__(self, counters: dict[str, int] | None):
         #: every counter row's count as of the batch's last change (PostgreSQL), else None
@@ -463,7 +464,7 @@ def _write_counters(
     ``notify``: ``NOTIFY`` in the same statement; True if it was sent. ``jobs``: the
     batch's job writes left for its end (by set of fields), in the same statement too —
     each a data-modifying CTE (PostgreSQL), its row count checked as :func:`_update_many`
-    checks it; and the ``parts`` of the ``job_transitions_statement`` parts (the
+    checks it; and the ``parts`` of the ``job_transitions_statement`` receivers (the
     events), each part's ``done`` called with its result: one round trip for all of it."""
     deltas = {state: after[state] - before.get(state, 0) for state in sorted(after)}
     existing = {state: d for state, d in deltas.items() if d and state in before}
@@ -541,13 +542,13 @@ def batch(job_ids: list[str]):
     change) instead of reading it again.
 
     What the transitions leave for the end (:class:`_Pending`) is written there, still in
-    the transaction: a started job's pid (with its end, if that is in the batch too), their
-    events, in the transitions' order, with one INSERT (the signals
-    ``job_transitions`` + ``job_transition`` with ``batched=True``, each with a copy of its
-    job as it was after that change), one ``NOTIFY`` and, on PostgreSQL, one UPDATE of the
-    counters. A batch that raises writes none of it.
+    the transaction: the jobs' writes (a started job's pid with its end, if that is in the
+    batch too), their events, in the transitions' order (``job_transition`` with
+    ``batched=True`` each, with a copy of its job as it was after that change; stored by the
+    receivers' parts of the last statement, else through ``job_transitions``: one INSERT),
+    one ``NOTIFY`` and, on PostgreSQL, the counter shifts — there in one statement. A batch
+    that raises writes none of it.
     """
-    quote = connection.ops.quote_name
     with transaction.atomic():
         ids = sorted(set(job_ids))
         jobs: dict[str, Job] = {}
@@ -560,7 +561,7 @@ def batch(job_ids: list[str]):
             jobs = {job.pk: job for job in query}
         if rows is None and postgres:  # the ORM's build of this took longer than its run
             with connection.cursor() as cursor:
-                cursor.execute(_COUNTERS_LOCK_SQL.format(quote(QueueCount._meta.db_table)))
+                cursor.execute(_counters_lock_sql())
                 rows = [(state, n) for state, n in cursor.fetchall()]
         elif rows is None:
             counters = QueueCount.objects.select_for_update().order_by("state")
@@ -584,8 +585,15 @@ def batch(job_ids: list[str]):
             _IN_BATCH.reset(tokens[0])
 
 
-#: PostgreSQL: every counter row locked, in state order (a batch without jobs: a pick)
-_COUNTERS_LOCK_SQL = "SELECT state, n FROM {} ORDER BY state FOR UPDATE"
+@cache
+def _counters_lock_sql() -> str:
+    """PostgreSQL: every counter row locked, in state order (a batch without jobs: a pick)."""
+    return (
+        f"SELECT state, n FROM {connection.ops.quote_name(QueueCount._meta.db_table)} "
+        "ORDER BY state FOR UPDATE"
+    )
+
+
 #: PostgreSQL: a batch's job rows and then every counter row locked, in one round trip. The
 #: counters' CTE reads the jobs' CTE in full first (its condition), so the job rows are all
 #: locked before the first counter row is (the order every transition takes).
